@@ -1,0 +1,143 @@
+// The contract between the interpreter (model reader, planner, invoke loop)
+// and the kernels. One kernel file per operator in kernels/; each exports a
+// tml_op_registration_t. A kernel sees only tensors, its options and the
+// memory the interpreter hands it: no flatbuffer parsing, no allocation.
+#ifndef TML_OP_H
+#define TML_OP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tml_common.h"
+
+#define TML_MAX_DIMS 6
+
+// Tensor element types use the .tflite schema's TensorType numbers.
+enum {
+    TML_TYPE_FLOAT32 = 0,
+    TML_TYPE_FLOAT16 = 1,
+    TML_TYPE_INT32 = 2,
+    TML_TYPE_UINT8 = 3,
+    TML_TYPE_INT64 = 4,
+    TML_TYPE_BOOL = 6,
+    TML_TYPE_INT16 = 7,
+    TML_TYPE_INT8 = 9,
+};
+
+// Builtin operator codes used by the kernels (schema BuiltinOperator).
+enum {
+    TML_OP_ADD = 0,
+    TML_OP_AVERAGE_POOL_2D = 1,
+    TML_OP_CONCATENATION = 2,
+    TML_OP_CONV_2D = 3,
+    TML_OP_DEPTHWISE_CONV_2D = 4,
+    TML_OP_DEQUANTIZE = 6,
+    TML_OP_FULLY_CONNECTED = 9,
+    TML_OP_LOGISTIC = 14,
+    TML_OP_MAX_POOL_2D = 17,
+    TML_OP_MUL = 18,
+    TML_OP_RELU = 19,
+    TML_OP_RELU6 = 21,
+    TML_OP_RESHAPE = 22,
+    TML_OP_SOFTMAX = 25,
+    TML_OP_TANH = 28,
+    TML_OP_PAD = 34,
+    TML_OP_MEAN = 40,
+    TML_OP_QUANTIZE = 114,
+};
+
+typedef struct tml_tensor {
+    void *data;                 // in the arena, or in the model bytes (constants)
+    uint32_t bytes;             // size of data
+    int32_t dims[TML_MAX_DIMS];
+    uint8_t ndim;
+    uint8_t type;               // TML_TYPE_*
+    uint8_t is_const;           // data points into the model (read-only)
+    uint8_t is_variable;
+    // Affine quantization: real = scale * (q - zero_point). n_quant == 0 means
+    // not quantized; 1 means per-tensor; > 1 means per-channel along
+    // quant_dim. scale/zero_point hold the first (or only) entry.
+    float scale;
+    int32_t zero_point;
+    uint32_t n_quant;
+    int32_t quant_dim;
+    // Per-channel vectors as stored in the model (little-endian float32 and
+    // int64); may be unaligned, so read them with tml_tensor_scale() /
+    // tml_tensor_zero_point(), never by casting the pointer.
+    const uint8_t *scales_le;
+    const uint8_t *zero_points_le;
+} tml_tensor_t;
+
+// Element count of a tensor (product of dims; 1 for a scalar).
+int32_t tml_tensor_count(const tml_tensor_t *t);
+// Scale / zero point of channel c (c < n_quant), or of the tensor when n_quant <= 1.
+float tml_tensor_scale(const tml_tensor_t *t, uint32_t c);
+int32_t tml_tensor_zero_point(const tml_tensor_t *t, uint32_t c);
+
+// Read-only accessors for an operator's builtin options (a flatbuffer table
+// the interpreter has already bounds-checked). Field ids follow the schema's
+// field order, starting at 0. A missing table or field gives the default.
+typedef struct tml_options {
+    const uint8_t *model;       // model bytes (for bounds checks)
+    uint32_t model_size;
+    uint32_t table;             // offset of the options table in model, 0 if none
+} tml_options_t;
+
+// Use the accessor of the field's schema width: int (i32), byte enums and
+// int8 (i8), ubyte and bool (u8).
+int32_t tml_opt_i32(const tml_options_t *o, unsigned field, int32_t dflt);
+int32_t tml_opt_i8(const tml_options_t *o, unsigned field, int32_t dflt);
+int32_t tml_opt_u8(const tml_options_t *o, unsigned field, int32_t dflt);
+float tml_opt_float(const tml_options_t *o, unsigned field, float dflt);
+// A vector of int32 (e.g. ReshapeOptions.new_shape): count and element read.
+// Returns TML_OK with *count = 0 when absent.
+tml_status_t tml_opt_int_vector(const tml_options_t *o, unsigned field, const uint8_t **elems_le, uint32_t *count);
+
+struct tml_op_ctx;
+
+typedef struct tml_op_ctx {
+    tml_tensor_t *const *inputs;    // NULL entry for an omitted optional input (index -1)
+    tml_tensor_t *const *outputs;
+    int32_t n_inputs;
+    int32_t n_outputs;
+    int32_t builtin_code;
+    int32_t version;
+    tml_options_t options;
+    // Persistent per-op state (multipliers, shifts, re-laid-out weights):
+    // prepare() asks for it with alloc_persistent; eval() finds it here.
+    void *user_data;
+    // Memory services of the interpreter, valid during prepare() only.
+    // alloc_persistent: arena memory that lives as long as the model,
+    // 16-byte aligned, counted in arena_used. NULL when the arena is full.
+    void *(*alloc_persistent)(struct tml_op_ctx *ctx, size_t bytes);
+    // request_scratch: a buffer valid only during this op's eval(); returns
+    // an index (>= 0) or -1 when out of memory. The planner overlaps scratch
+    // buffers of different ops.
+    int32_t (*request_scratch)(struct tml_op_ctx *ctx, size_t bytes);
+    // get_scratch: valid during eval() only.
+    void *(*get_scratch)(struct tml_op_ctx *ctx, int32_t index);
+    void *interp;                   // opaque, for the services above
+    // Optional detail for an error status ("CONV_2D: filter must be int8");
+    // a static string, set by the kernel before it returns an error.
+    const char *error_detail;
+} tml_op_ctx_t;
+
+typedef struct tml_op_registration {
+    int32_t builtin_code;
+    int32_t max_version;        // highest schema op version supported
+    const char *name;           // "CONV_2D"
+    // Validate types/shapes, compute per-op constants, request memory.
+    // Output shapes are taken from the model; prepare checks them.
+    tml_status_t (*prepare)(tml_op_ctx_t *ctx);
+    tml_status_t (*eval)(tml_op_ctx_t *ctx);
+} tml_op_registration_t;
+
+// The table of all registered kernels (kernels/tml_registry.c), ending with
+// an entry whose name is NULL. Firmware built for known models may compile
+// a smaller table.
+extern const tml_op_registration_t tml_op_registry[];
+
+// Registration lookup by builtin code; NULL when not registered.
+const tml_op_registration_t *tml_op_find(int32_t builtin_code);
+
+#endif // TML_OP_H

@@ -1,0 +1,20 @@
+# _tinyml user C module for CMake-based ports (rp2, esp32).
+add_library(usermod_tinyml INTERFACE)
+
+set(TINYML_NATIVE_DIR ${CMAKE_CURRENT_LIST_DIR}/..)
+file(GLOB TINYML_GLUE_SRC ${CMAKE_CURRENT_LIST_DIR}/*.c)
+file(GLOB TINYML_CORE_SRC
+    ${TINYML_NATIVE_DIR}/core/*.c
+    ${TINYML_NATIVE_DIR}/runtime/*.c
+    ${TINYML_NATIVE_DIR}/runtime/*/*.c
+    ${TINYML_NATIVE_DIR}/frontend/*.c)
+
+target_sources(usermod_tinyml INTERFACE ${TINYML_GLUE_SRC} ${TINYML_CORE_SRC})
+
+target_include_directories(usermod_tinyml INTERFACE
+    ${CMAKE_CURRENT_LIST_DIR}
+    ${TINYML_NATIVE_DIR}/core
+    ${TINYML_NATIVE_DIR}/runtime
+    ${TINYML_NATIVE_DIR}/frontend)
+
+target_link_libraries(usermod INTERFACE usermod_tinyml)
