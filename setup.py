@@ -19,6 +19,8 @@ setup(
             "mpyml._native",
             sources=sources,
             include_dirs=[f"{NATIVE}/{p}" for p in (*PARTS, "cpython")],
+            # Headers define struct layouts: a change must recompile every source.
+            depends=sorted(glob(f"{NATIVE}/**/*.h", recursive=True)),
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         )
     ]

@@ -17,6 +17,42 @@ except ImportError:  # firmware or host without the native module
 
 __version__ = "0.1.0"
 
+# Public classes of the submodules, imported on first access so that
+# `import tinyml` stays cheap on small boards. Importing the submodule
+# directly (`from tinyml.ring import RingBuffer`) costs the least RAM.
+_LAZY = {
+    "RingBuffer": "ring",
+    "Hopper": "ring",
+    "Recognizer": "postprocess",
+    "Detection": "postprocess",
+    "InputGate": "gate",
+    "Config": "config",
+    "LogRing": "logring",
+    "DutyCycle": "duty",
+    "SimClock": "clock",
+    "WavSource": "sources",
+    "RawStreamSource": "sources",
+    "I2SMic": "i2s",
+    "ImuSource": "imu",
+    "KWS": "kws",
+    "Slots": "update",
+    "PackageError": "package",
+}
+
+
+def __getattr__(name):
+    mod = _LAZY.get(name)
+    if mod is None:
+        # `from tinyml import <submodule>` asks the package first: import it.
+        try:
+            __import__("tinyml." + name)
+        except ImportError:
+            raise AttributeError(name)
+        return globals()[name]
+    value = getattr(__import__("tinyml." + mod, None, None, [name]), name)
+    globals()[name] = value
+    return value
+
 
 def version():
     """Version of the package; the native core's version must agree."""

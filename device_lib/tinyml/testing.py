@@ -217,3 +217,22 @@ def main(paths=None, pattern=None, verbose=False, exit=True):
         print("no tests were run")
         sys.exit(1)
     sys.exit(0)
+
+
+def allocated(fn, n=100, warmup=10):
+    """Heap bytes allocated by ``n`` calls of ``fn()`` after ``warmup`` calls.
+
+    The collector is off while measuring, so the ``gc.mem_alloc()`` delta
+    is exactly what the calls allocated (0 for allocation-free code).
+    """
+    for _ in range(warmup):
+        fn()
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc()
+        for _ in range(n):
+            fn()
+        return gc.mem_alloc() - before
+    finally:
+        gc.enable()

@@ -39,12 +39,21 @@ def sdk() -> None:
 
 
 @sdk.command("fetch")
-def sdk_fetch() -> None:
+@click.option("--board", default=None, help="Also fetch what this board's build needs (RPI_PICO: pico-sdk, ...).")
+def sdk_fetch(board: str | None) -> None:
     """Fetch and verify MicroPython v1.25.0 sources (idempotent)."""
     from .sdk import fetch
 
     s = fetch(log=lambda m: click.echo(m, err=True))
     click.echo(f"MicroPython {s.version} ({s.origin}): {s.path}")
+    if board is not None:
+        from .boards import get_board
+
+        if get_board(board).port == "rp2":
+            from .rp2 import fetch_rp2
+
+            rp = fetch_rp2(log=lambda m: click.echo(m, err=True))
+            click.echo(f"RP2040 SDK (pico-sdk 2.1.1, tinyusb 0.18.0, mbedtls 3.6.6, picotool 2.1.1): {rp.root}")
 
 
 @sdk.command("status")
@@ -96,12 +105,13 @@ def build_cmd(board: str, jobs: int | None, clean: bool) -> None:
 @click.option("--board", default="unix", show_default=True, help="Board whose firmware runs the tests.")
 @click.option("-k", "pattern", default=None, help="Only tests whose id contains this text.")
 @click.option("-v", "--verbose", is_flag=True, help="Print every passing test too.")
+@click.option("--port", default=None, help="Serial port of a board to run on (files are copied to it first).")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
-def test_device_cmd(board: str, pattern: str | None, verbose: bool, paths: tuple[str, ...]) -> None:
+def test_device_cmd(board: str, pattern: str | None, verbose: bool, port: str | None, paths: tuple[str, ...]) -> None:
     """Run tests/device (or PATHS) with the device-side test runner."""
     from .devtest import run_tests
 
-    r = run_tests(board, list(paths) or None, pattern, verbose)
+    r = run_tests(board, list(paths) or None, pattern, verbose, port=port)
     sys.exit(r.returncode)
 
 

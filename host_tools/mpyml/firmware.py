@@ -8,6 +8,7 @@ is built once inside it and shared).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -30,6 +31,15 @@ class BuildResult:
     firmware: Path
     log: Path
     seconds: float
+
+
+def _install_file(src: Path, dest: Path) -> None:
+    # Copy beside the destination, then rename over it: a firmware that is
+    # running (tests, a REPL) keeps its old inode instead of failing the
+    # copy with "Text file busy".
+    tmp = dest.with_name(dest.name + ".new")
+    shutil.copy2(src, tmp)
+    os.replace(tmp, dest)
 
 
 def _jobs(jobs: int | None) -> int:
@@ -85,8 +95,18 @@ def _stub_lib_dir(out: Path) -> Path:
     return stub
 
 
-def build_unix(board: Board, sdk: Sdk, jobs: int | None, log: Log) -> BuildResult:
-    out = build_dir(board.name)
+def _out_dir(board: Board, plain: bool) -> Path:
+    # "plain" firmware leaves the mpyml native modules out (for testing the
+    # native .mpy modules the way stock firmware loads them).
+    return build_dir(board.name + ("-plain" if plain else ""))
+
+
+def _user_c_modules(plain: bool) -> list[str]:
+    return [] if plain else [f"USER_C_MODULES={project_root() / 'native_modules'}"]
+
+
+def build_unix(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False) -> BuildResult:
+    out = _out_dir(board, plain)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "build.log"
     log_path.write_text("")
@@ -102,28 +122,219 @@ def build_unix(board: Board, sdk: Sdk, jobs: int | None, log: Log) -> BuildResul
         "make", "-C", str(sdk.path / "ports" / "unix"), f"-j{_jobs(jobs)}",
         f"VARIANT={board.variant}",
         f"BUILD={obj}",
-        f"USER_C_MODULES={project_root() / 'native_modules'}",
+        *_user_c_modules(plain),
         f"FROZEN_MANIFEST={manifest}",
         f"MPY_LIB_DIR={_stub_lib_dir(out)}",
         # Modules whose third-party sources the pinned tarball leaves out.
         "MICROPY_PY_BTREE=0",
         "MICROPY_PY_SSL=0",
     ]
-    log(f"building MicroPython {sdk.version} unix/{board.variant} with mpyml native modules (log: {log_path})")
+    log(f"building MicroPython {sdk.version} unix/{board.variant} {'without' if plain else 'with'} mpyml native modules (log: {log_path})")
     _run_make(args, log_path, _build_env(sdk), "Unix port build")
     firmware = out / "micropython"
     built = obj / "micropython"
     if not built.is_file():
         raise BuildError(f"the build finished but {built} is missing")
     if not firmware.is_file() or firmware.stat().st_mtime < built.stat().st_mtime:
-        shutil.copy2(built, firmware)
+        _install_file(built, firmware)
     return BuildResult(board.name, firmware, log_path, time.monotonic() - start)
 
 
-BUILDERS = {"unix": build_unix}
+@dataclass(frozen=True)
+class QemuConfig:
+    """How a qemu board is built and run (``boards/<name>/qemu.json``)."""
+
+    machine: str
+    qemu_args: tuple[str, ...]
+    heap_bytes: int
+    ram_origin: int
+    ram_bytes: int
+    stack_reserve_bytes: int
+    romfs: str | int  # "after-firmware" (in flash, after the image) or an address
+    romfs_end: int
+    timer: str  # "nrf51" or "cmsdk": the 32-bit timer that counts virtual time
+    ramdisk_bytes: int = 65536  # size of the RAM filesystem mounted at /tmp for runs
+    port_board: str | None = None  # a board of MicroPython's ports/qemu
+    board_dir: str | None = None  # or a board folder of our own, relative to boards/<name>/
 
 
-def build(board_name: str, jobs: int | None = None, clean: bool = False, log: Log = print) -> BuildResult:
+def qemu_config(board: Board) -> QemuConfig:
+    path = board.folder / "qemu.json"
+    try:
+        data = json.loads(path.read_text())
+        config = QemuConfig(**{**data, "qemu_args": tuple(data.get("qemu_args", ()))})
+    except (OSError, ValueError, TypeError) as e:
+        raise BuildError(f"{path}: invalid qemu board settings: {e}") from e
+    if (config.port_board is None) == (config.board_dir is None):
+        raise BuildError(f"{path}: give exactly one of port_board and board_dir")
+    return config
+
+
+@dataclass
+class ImageSize:
+    text: int
+    data: int
+    bss: int
+
+    @property
+    def flash(self) -> int:
+        return self.text + self.data
+
+    @property
+    def ram(self) -> int:
+        return self.data + self.bss
+
+
+def elf_size(elf: Path) -> ImageSize:
+    """text/data/bss of an ELF image (the same split as binutils' size)."""
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    text = data = bss = 0
+    with open(elf, "rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            flags = sec["sh_flags"]
+            if not flags & SH_FLAGS.SHF_ALLOC:
+                continue
+            if sec["sh_type"] == "SHT_NOBITS":
+                bss += sec["sh_size"]
+            elif flags & SH_FLAGS.SHF_WRITE:
+                data += sec["sh_size"]
+            else:
+                text += sec["sh_size"]
+    return ImageSize(text, data, bss)
+
+
+def elf_symbol(elf: Path, name: str) -> int:
+    from elftools.elf.elffile import ELFFile
+
+    with open(elf, "rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        syms = symtab.get_symbol_by_name(name) if symtab else None
+    if not syms:
+        raise BuildError(f"{elf}: no symbol {name}")
+    return int(syms[0]["st_value"])
+
+
+def elf_load_end(elf: Path) -> int:
+    """First address after everything the image loads (flash end of .text+.data)."""
+    from elftools.elf.elffile import ELFFile
+
+    end = 0
+    with open(elf, "rb") as f:
+        for seg in ELFFile(f).iter_segments():
+            if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]:
+                end = max(end, seg["p_paddr"] + seg["p_filesz"])
+    return end
+
+
+def _board_files_digest(board: Board) -> list[str]:
+    """sha256 of the board's make fragments and linker scripts (make does not
+    track them as dependencies of the objects)."""
+    import hashlib
+
+    lines = []
+    for folder in (board.folder, board.folder.parent / "qemu-common"):
+        for f in sorted(folder.glob("*")):
+            if f.suffix in (".mk", ".ld", ".json"):
+                lines.append(f"{f.name} {hashlib.sha256(f.read_bytes()).hexdigest()}")
+    return lines
+
+
+def build_qemu(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False) -> BuildResult:
+    config = qemu_config(board)
+    out = _out_dir(board, plain)
+    out.mkdir(parents=True, exist_ok=True)
+    log_path = out / "build.log"
+    log_path.write_text("")
+    start = time.monotonic()
+    cross = "arm-none-eabi-gcc"
+    if shutil.which(cross) is None:
+        raise BuildError(f"{cross} not found: install gcc-arm-none-eabi and libnewlib-arm-none-eabi (Debian)")
+    if not sdk.mpy_cross.is_file():
+        log("building mpy-cross")
+    build_mpy_cross(sdk, log_path, jobs)
+    manifest = write_manifest(out)
+    obj = out / "obj"
+    args = [
+        "make", "-C", str(sdk.path / "ports" / "qemu"), f"-j{_jobs(jobs)}",
+        f"BUILD={obj}",
+        *_user_c_modules(plain),
+        f"FROZEN_MANIFEST={manifest}",
+        f"MPY_LIB_DIR={_stub_lib_dir(out)}",
+        f"MICROPY_HEAP_SIZE={config.heap_bytes}",
+        # littlefs on a RAM block device gives tests a writable /tmp.
+        "MICROPY_VFS_LFS2=1",
+    ]
+    if config.port_board:
+        args.append(f"BOARD={config.port_board}")
+    else:
+        args += [f"BOARD={board.name}", f"BOARD_DIR={(board.folder / config.board_dir).resolve()}"]
+    # make does not notice changed variables (heap size, features): start
+    # from scratch when the command line differs from the last build's.
+    stamp = out / "make-args.txt"
+    settings = "\n".join([*args, *_board_files_digest(board)])
+    if stamp.is_file() and stamp.read_text() != settings and obj.exists():
+        log("build settings changed: rebuilding from scratch")
+        shutil.rmtree(obj)
+    stamp.write_text(settings)
+    log(f"building MicroPython {sdk.version} qemu/{board.variant} for {board.cpu} {'without' if plain else 'with'} mpyml native modules "
+        f"(log: {log_path})")
+    _run_make(args, log_path, _build_env(sdk), f"qemu port build ({board.name})")
+    built = obj / "firmware.elf"
+    if not built.is_file():
+        raise BuildError(f"the build finished but {built} is missing")
+    firmware = out / "firmware.elf"
+    if not firmware.is_file() or firmware.stat().st_mtime < built.stat().st_mtime:
+        _install_file(built, firmware)
+    check_qemu_fit(board, config, firmware)
+    # QEMU reserves the load address range of .data *and* .bss for an ELF
+    # kernel; the flat image holds only what is loaded, so a ROMFS image
+    # can follow it directly in flash.
+    flat = out / "firmware.bin"
+    if not flat.is_file() or flat.stat().st_mtime < firmware.stat().st_mtime:
+        r = subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", str(firmware), str(flat)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise BuildError(f"objcopy of {firmware} failed: {r.stderr.strip()}")
+    size = elf_size(firmware)
+    log(f"{board.name}: text {size.text} B, data {size.data} B, bss {size.bss} B "
+        f"(heap {config.heap_bytes} B)")
+    return BuildResult(board.name, firmware, log_path, time.monotonic() - start)
+
+
+def check_qemu_fit(board: Board, config: QemuConfig, elf: Path) -> None:
+    """The stack must keep its reserve above .bss; flash images must fit."""
+    ebss = elf_symbol(elf, "_ebss")
+    ram_end = config.ram_origin + config.ram_bytes
+    if ram_end - ebss < config.stack_reserve_bytes:
+        raise BuildError(
+            f"{board.name}: only {ram_end - ebss} B are left for the stack above .bss (heap {config.heap_bytes} B); "
+            f"{config.stack_reserve_bytes} B are needed: lower heap_bytes in {board.folder / 'qemu.json'}"
+        )
+    if board.flash_bytes and config.romfs == "after-firmware" and elf_load_end(elf) > board.flash_bytes:
+        raise BuildError(f"{board.name}: the image ({elf_load_end(elf)} B) exceeds the flash ({board.flash_bytes} B)")
+
+
+def build_rp2(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False) -> BuildResult:
+    from .rp2 import build_rp2 as build
+
+    return build(board, sdk, jobs, log, plain)
+
+
+def missing_toolchain(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False) -> BuildResult:
+    """esp32 and nrf: the toolchains and vendor SDKs are not fetched by mpyml."""
+    from .vendor_boards import require_vendor_build
+
+    return require_vendor_build(board, sdk, jobs, log, plain)
+
+
+BUILDERS = {"unix": build_unix, "qemu": build_qemu, "rp2": build_rp2, "esp32": missing_toolchain,
+            "nrf": missing_toolchain}
+
+
+def build(board_name: str, jobs: int | None = None, clean: bool = False, log: Log = print,
+          plain: bool = False) -> BuildResult:
     board = get_board(board_name)
     builder = BUILDERS.get(board.port)
     if builder is None:
@@ -131,17 +342,21 @@ def build(board_name: str, jobs: int | None = None, clean: bool = False, log: Lo
             f"board {board.name} uses MicroPython's {board.port} port, which this version of mpyml cannot build yet; "
             f"buildable ports: {', '.join(sorted(BUILDERS))}"
         )
-    if clean and build_dir(board.name).exists():
-        shutil.rmtree(build_dir(board.name))
-    return builder(board, require_sdk(), jobs, log)
+    if clean and _out_dir(board, plain).exists():
+        shutil.rmtree(_out_dir(board, plain))
+    return builder(board, require_sdk(), jobs, log, plain=plain)
 
 
-def firmware_path(board_name: str) -> Path:
+def firmware_path(board_name: str, plain: bool = False) -> Path:
     """Path of a built firmware; raises with the build command when missing."""
     board = get_board(board_name)
-    if board.port != "unix":
-        raise BuildError(f"running on board {board.name} is not supported by this version of mpyml")
-    path = build_dir(board.name) / "micropython"
+    if board.port == "unix":
+        path = _out_dir(board, plain) / "micropython"
+    elif board.port == "qemu":
+        path = _out_dir(board, plain) / "firmware.elf"
+    else:
+        raise BuildError(f"board {board.name} runs on hardware: use --port with the board's serial device")
     if not path.is_file():
-        raise BuildError(f"{path} does not exist: run `mpyml build --board {board.name}` first")
+        flag = " --plain" if plain else ""
+        raise BuildError(f"{path} does not exist: run `mpyml build --board {board.name}{flag}` first")
     return path

@@ -95,5 +95,13 @@ PyMODINIT_FUNC PyInit__native(void) {
     }
     // Components register their types here, one call each, e.g.
     // if (tml_py_add_runtime(m) != 0) { Py_DECREF(m); return NULL; }
+    if (tml_py_add_frontend(m) != 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (tml_py_add_interpreter(m) != 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     return m;
 }

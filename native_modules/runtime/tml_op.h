@@ -43,29 +43,31 @@ enum {
     TML_OP_TANH = 28,
     TML_OP_PAD = 34,
     TML_OP_MEAN = 40,
+    TML_OP_PADV2 = 60,
     TML_OP_QUANTIZE = 114,
 };
 
 typedef struct tml_tensor {
     void *data;                 // in the arena, or in the model bytes (constants)
+    // Per-channel scales as stored in the model (n_quant little-endian
+    // float32, possibly unaligned); per-channel zero points (n_quant int64)
+    // start zero_points_offset bytes after it. Read both with
+    // tml_tensor_scale() / tml_tensor_zero_point(), never through pointers.
+    const uint8_t *scales_le;
     uint32_t bytes;             // size of data
     int32_t dims[TML_MAX_DIMS];
-    uint8_t ndim;
-    uint8_t type;               // TML_TYPE_*
-    uint8_t is_const;           // data points into the model (read-only)
-    uint8_t is_variable;
     // Affine quantization: real = scale * (q - zero_point). n_quant == 0 means
     // not quantized; 1 means per-tensor; > 1 means per-channel along
     // quant_dim. scale/zero_point hold the first (or only) entry.
     float scale;
     int32_t zero_point;
-    uint32_t n_quant;
-    int32_t quant_dim;
-    // Per-channel vectors as stored in the model (little-endian float32 and
-    // int64); may be unaligned, so read them with tml_tensor_scale() /
-    // tml_tensor_zero_point(), never by casting the pointer.
-    const uint8_t *scales_le;
-    const uint8_t *zero_points_le;
+    int32_t zero_points_offset;
+    uint16_t n_quant;
+    int8_t quant_dim;
+    uint8_t ndim;
+    uint8_t type;               // TML_TYPE_*
+    uint8_t is_const;           // data points into the model (read-only)
+    uint8_t is_variable;
 } tml_tensor_t;
 
 // Element count of a tensor (product of dims; 1 for a scalar).
@@ -139,5 +141,42 @@ extern const tml_op_registration_t tml_op_registry[];
 
 // Registration lookup by builtin code; NULL when not registered.
 const tml_op_registration_t *tml_op_find(int32_t builtin_code);
+
+// Schema name of a builtin operator code ("LSTM" for 16), also for operators
+// that are not registered; NULL for codes without a known name. (Added by the
+// interpreter for its error messages.)
+const char *tml_op_name(int32_t builtin_code);
+
+// Interpreter guarantees to kernels (documented here so kernels can rely on
+// them):
+// - prepare() runs once per op at load time, in graph order. Constant tensors
+//   (is_const) have their data during prepare(); every other tensor has
+//   data == NULL until planning is finished, so prepare() must not touch it.
+// - The tensors' dims, type, bytes and quantization were checked at load:
+//   ndim <= TML_MAX_DIMS, every dim >= 1, bytes == count * element size,
+//   scales finite and > 0, zero points of int8/uint8 tensors in range,
+//   per-channel vectors have n_quant (<= 65535) entries and
+//   dims[quant_dim] == n_quant.
+//   Shape agreement between an op's tensors is the kernel's to check.
+// - Constant data whose element is wider than one byte is aligned to its
+//   element size, so kernels may read it through typed pointers (when the
+//   model bytes sit at an odd address, such tensors are copied into the
+//   arena; is_const stays 1).
+// - Arena data (non-constant tensors, scratch, persistent) is 16-byte aligned.
+// - Arena budget: arena_used must stay <= TFLM's arena total for every real
+//   model (a tested target). Measured on x86-64 with no kernel memory at all
+//   (tensor structs 64 B, op contexts 104 B, 8 B per op input/output, plan),
+//   what is left for ALL kernels' persistent data (each alloc_persistent is
+//   rounded up to 16 B) plus scratch (only the largest request counts):
+//     hello_world_int8      1136 of 1504  -> 368 B for 3 FULLY_CONNECTED
+//     micro_speech         7104 of 7584  -> 480 B
+//     kws_ref_model       19872 of 24272 -> 4400 B for 576 conv channels
+//     person_detect       64928 of 85264 -> 20336 B for ~2900 conv channels
+//   i.e. about 5 B per output channel (int32 multiplier + int8 shift, or
+//   multipliers recomputed from the scales in eval) plus a small op struct.
+//   Per-channel bias copies (8 B more per channel) do not fit.
+// - An input and the output of an op may share memory only for RESHAPE
+//   (the planner aliases a RESHAPE output to its input when the input dies
+//   there); every other op sees distinct input and output buffers.
 
 #endif // TML_OP_H

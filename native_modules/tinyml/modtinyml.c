@@ -31,10 +31,15 @@ void tinyml_raise_status(tml_status_t status, const char *context) {
 
 mp_obj_t tinyml_new_int64(int64_t v) {
     #if MICROPY_ENABLE_DYNRUNTIME
-    if (v < -0x40000000LL || v > 0x3fffffffLL) {
-        mp_raise_ValueError(MP_ERROR_TEXT("result exceeds small int range"));
+    if ((int64_t)(mp_int_t)v == v) {
+        return mp_obj_new_int((mp_int_t)v);
     }
-    return mp_obj_new_int((mp_int_t)v);
+    // Wider than mp_int_t (32-bit ports): a natmod has no int-from-int64
+    // entry, so join the two 32-bit halves with the firmware's own big-int
+    // arithmetic: (hi << 32) + lo.
+    mp_obj_t hi = mp_obj_new_int((mp_int_t)(v >> 32));
+    mp_obj_t lo = mp_obj_new_int_from_uint((uint32_t)v);
+    return mp_binary_op(MP_BINARY_OP_ADD, mp_binary_op(MP_BINARY_OP_LSHIFT, hi, mp_obj_new_int(32)), lo);
     #else
     return mp_obj_new_int_from_ll(v);
     #endif
@@ -88,6 +93,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     MP_DYNRUNTIME_INIT_ENTRY
     mp_store_global(MP_QSTR_version, MP_OBJ_FROM_PTR(&tinyml_version_obj));
     mp_store_global(MP_QSTR_dot_s8, MP_OBJ_FROM_PTR(&tinyml_dot_s8_obj));
+    mp_store_global(MP_QSTR_scan_s16, MP_OBJ_FROM_PTR(&tinyml_scan_s16_obj));
     MP_DYNRUNTIME_INIT_EXIT
 }
 
@@ -97,6 +103,9 @@ static const mp_rom_map_elem_t tinyml_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__tinyml) },
     { MP_ROM_QSTR(MP_QSTR_version), MP_ROM_PTR(&tinyml_version_obj) },
     { MP_ROM_QSTR(MP_QSTR_dot_s8), MP_ROM_PTR(&tinyml_dot_s8_obj) },
+    { MP_ROM_QSTR(MP_QSTR_Interpreter), MP_ROM_PTR(&tinyml_type_Interpreter) },
+    { MP_ROM_QSTR(MP_QSTR_AudioFrontend), MP_ROM_PTR(&tinyml_type_AudioFrontend) },
+    { MP_ROM_QSTR(MP_QSTR_scan_s16), MP_ROM_PTR(&tinyml_scan_s16_obj) },
     // Components add their entries here (one line each), e.g.
     // { MP_ROM_QSTR(MP_QSTR_Interpreter), MP_ROM_PTR(&tinyml_type_Interpreter) },
 };

@@ -22,4 +22,11 @@ const int8_t *tinyml_get_int8_buffer(mp_obj_t obj, size_t *len, const char *what
 // An int object for any int64 value the port can represent.
 mp_obj_t tinyml_new_int64(int64_t v);
 
+// Types of the glue files, for the module globals table.
+extern const mp_obj_type_t tinyml_type_Interpreter;   // mod_interpreter.c
+extern const mp_obj_type_t tinyml_type_AudioFrontend; // mod_frontend.c
+
+// Functions of the glue files.
+extern const mp_obj_fun_builtin_fixed_t tinyml_scan_s16_obj; // mod_scan.c
+
 #endif

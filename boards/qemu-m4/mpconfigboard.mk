@@ -1,0 +1,31 @@
+# Out-of-tree board for MicroPython's qemu port: Cortex-M4F on QEMU's
+# mps2-an386 machine (same peripherals and memory map as mps2-an385), built
+# with the single-precision FPU in hardware-float ABI.
+#
+#   make -C ports/qemu BOARD=qemu-m4 BOARD_DIR=<mpyml>/boards/qemu-m4
+QEMU_ARCH = arm
+QEMU_MACHINE = mps2-an386
+
+CFLAGS += -mthumb -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard
+CFLAGS += -DQEMU_SOC_MPS2
+CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M4F"'
+
+# The link uses the same float ABI as the objects (and picks libgcc's
+# hard-float multilib through CFLAGS in the port's Makefile).
+LDFLAGS += -mthumb -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard
+
+# Own vector table (placed first by ram.ld) whose reset handler turns the
+# FPU on, then hands over to the port's Reset_Handler.
+LDSCRIPT = $(BOARD_DIR)/../qemu-common/ram.ld
+SRC_C += $(BOARD_DIR)/fpu_reset.c $(BOARD_DIR)/../qemu-common/board_hal.c
+
+# os.urandom and os.getenv/putenv/unsetenv for the emulated boards (boards/qemu-common/modos_qemu.c).
+CFLAGS += -DMICROPY_PY_OS_URANDOM=1 -DMICROPY_PY_OS_GETENV_PUTENV_UNSETENV=1 -DMICROPY_PY_OS_INCLUDEFILE='"$(abspath $(BOARD_DIR)/../qemu-common/modos_qemu.c)"'
+
+# Double-precision libm (the port links only the single-precision one): the
+# runtime computes quantization multipliers in double, as TFLM does.
+LIB_SRC_C += $(SRC_LIB_LIBM_DBL_C) $(SRC_LIB_LIBM_DBL_SQRT_SW_C)
+
+SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
+
+MPY_CROSS_FLAGS += -march=armv7emsp

@@ -1,0 +1,160 @@
+// AVERAGE_POOL_2D and MAX_POOL_2D, int8 and float32. Input and output share
+// their quantization (the converter guarantees it), so int8 pooling works
+// on raw values: the average rounds half away from zero, windows are cut at
+// the image border and count only the pixels inside.
+#include "tml_kernels.h"
+#include "tml_quant.h"
+
+typedef struct {
+    int32_t stride_w, stride_h, filter_w, filter_h, pad_w, pad_h;
+    int32_t act_min, act_max;
+    float fact_min, fact_max;
+} tml_pool_data_t;
+
+static tml_status_t pool_prepare(tml_op_ctx_t *ctx, const char *bad_io, const char *bad_type) {
+    TML_KCHECK(ctx->n_inputs == 1 && ctx->n_outputs == 1 && ctx->inputs[0], TML_ERR_MODEL, bad_io);
+    const tml_tensor_t *in = ctx->inputs[0];
+    const tml_tensor_t *out = ctx->outputs[0];
+    TML_KCHECK(in->ndim == 4 && out->ndim == 4 && in->dims[0] == out->dims[0] && in->dims[3] == out->dims[3],
+        TML_ERR_SHAPE, "POOL_2D: input and output must be 4-D with equal batch and channels");
+    TML_KCHECK(in->type == out->type && (in->type == TML_TYPE_INT8 || in->type == TML_TYPE_FLOAT32),
+        TML_ERR_UNSUPPORTED_TYPE, bad_type);
+    tml_pool_data_t *d = tml_kalloc(ctx, sizeof(*d));
+    TML_KCHECK(d, TML_ERR_ARENA_SMALL, "POOL_2D: arena full");
+    const tml_options_t *o = &ctx->options;
+    int padding = tml_opt_i8(o, 0, TML_PAD_SAME);
+    d->stride_w = tml_opt_i32(o, 1, 1);
+    d->stride_h = tml_opt_i32(o, 2, 1);
+    d->filter_w = tml_opt_i32(o, 3, 1);
+    d->filter_h = tml_opt_i32(o, 4, 1);
+    int act = tml_opt_i8(o, 5, TML_ACT_NONE);
+    TML_KCHECK(d->stride_w > 0 && d->stride_h > 0 && d->filter_w > 0 && d->filter_h > 0, TML_ERR_MODEL,
+        "POOL_2D: strides and filter size must be positive");
+    TML_KCHECK(padding == TML_PAD_SAME || padding == TML_PAD_VALID, TML_ERR_MODEL, "POOL_2D: unknown padding");
+    int32_t oh = tml_conv_out_size(padding, in->dims[1], d->filter_h, d->stride_h, 1);
+    int32_t ow = tml_conv_out_size(padding, in->dims[2], d->filter_w, d->stride_w, 1);
+    TML_KCHECK(oh == out->dims[1] && ow == out->dims[2], TML_ERR_SHAPE, "POOL_2D: output size does not match padding and strides");
+    d->pad_h = tml_conv_pad(d->stride_h, 1, in->dims[1], d->filter_h, oh);
+    d->pad_w = tml_conv_pad(d->stride_w, 1, in->dims[2], d->filter_w, ow);
+    if (in->type == TML_TYPE_FLOAT32) {
+        TML_KCHECK(tml_activation_range_f32(act, &d->fact_min, &d->fact_max) == TML_OK, TML_ERR_CONFIG,
+            "POOL_2D: unsupported fused activation");
+    } else {
+        TML_KCHECK(tml_q8_ok(in) && tml_q8_ok(out), TML_ERR_QUANT, "POOL_2D: missing or invalid quantization");
+        TML_KCHECK(tml_activation_range_s8(act, out->scale, out->zero_point, &d->act_min, &d->act_max) == TML_OK,
+            TML_ERR_CONFIG, "POOL_2D: unsupported fused activation");
+    }
+    ctx->user_data = d;
+    return TML_OK;
+}
+
+tml_status_t tml_avgpool2d_prepare(tml_op_ctx_t *ctx) {
+    return pool_prepare(ctx, "AVERAGE_POOL_2D: expects 1 input and 1 output",
+        "AVERAGE_POOL_2D: only int8 and float32 are supported");
+}
+
+tml_status_t tml_maxpool2d_prepare(tml_op_ctx_t *ctx) {
+    return pool_prepare(ctx, "MAX_POOL_2D: expects 1 input and 1 output",
+        "MAX_POOL_2D: only int8 and float32 are supported");
+}
+
+// Window [*y_start, *y_end) x [*x_start, *x_end) of one output pixel.
+typedef struct {
+    int32_t ys, ye, xs, xe, y0, x0;
+} tml_window_t;
+
+static inline tml_window_t pool_window(const tml_pool_data_t *d, int32_t oy, int32_t ox, int32_t ih, int32_t iw) {
+    tml_window_t win;
+    win.y0 = oy * d->stride_h - d->pad_h;
+    win.x0 = ox * d->stride_w - d->pad_w;
+    win.ys = tml_max_i32(0, -win.y0);
+    win.ye = tml_min_i32(d->filter_h, ih - win.y0);
+    win.xs = tml_max_i32(0, -win.x0);
+    win.xe = tml_min_i32(d->filter_w, iw - win.x0);
+    return win;
+}
+
+tml_status_t tml_avgpool2d_eval(tml_op_ctx_t *ctx) {
+    const tml_pool_data_t *d = ctx->user_data;
+    const tml_tensor_t *in = ctx->inputs[0];
+    tml_tensor_t *out = ctx->outputs[0];
+    const int32_t nb = in->dims[0], ih = in->dims[1], iw = in->dims[2], ch = in->dims[3];
+    const int32_t oh = out->dims[1], ow = out->dims[2];
+    for (int32_t b = 0; b < nb; b++) {
+        for (int32_t oy = 0; oy < oh; oy++) {
+            for (int32_t ox = 0; ox < ow; ox++) {
+                const tml_window_t win = pool_window(d, oy, ox, ih, iw);
+                const int32_t count = (win.ye - win.ys) * (win.xe - win.xs);
+                const size_t obase = (((size_t)b * oh + oy) * ow + ox) * ch;
+                for (int32_t c = 0; c < ch; c++) {
+                    if (in->type == TML_TYPE_FLOAT32) {
+                        const float *x = (const float *)in->data;
+                        float total = 0.0f;
+                        for (int32_t ky = win.ys; ky < win.ye; ky++) {
+                            for (int32_t kx = win.xs; kx < win.xe; kx++) {
+                                total += x[(((size_t)b * ih + win.y0 + ky) * iw + win.x0 + kx) * ch + c];
+                            }
+                        }
+                        float avg = count > 0 ? total / (float)count : 0.0f;
+                        ((float *)out->data)[obase + c] = tml_clamp_f32(avg, d->fact_min, d->fact_max);
+                    } else {
+                        const int8_t *x = (const int8_t *)in->data;
+                        int32_t acc = 0;
+                        for (int32_t ky = win.ys; ky < win.ye; ky++) {
+                            const int8_t *row = x + ((size_t)b * ih + win.y0 + ky) * iw * ch + c;
+                            for (int32_t kx = win.xs; kx < win.xe; kx++) {
+                                acc += row[(size_t)(win.x0 + kx) * ch];
+                            }
+                        }
+                        if (count > 0) {
+                            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                        }
+                        ((int8_t *)out->data)[obase + c] = (int8_t)tml_clamp_i32(acc, d->act_min, d->act_max);
+                    }
+                }
+            }
+        }
+    }
+    return TML_OK;
+}
+
+tml_status_t tml_maxpool2d_eval(tml_op_ctx_t *ctx) {
+    const tml_pool_data_t *d = ctx->user_data;
+    const tml_tensor_t *in = ctx->inputs[0];
+    tml_tensor_t *out = ctx->outputs[0];
+    const int32_t nb = in->dims[0], ih = in->dims[1], iw = in->dims[2], ch = in->dims[3];
+    const int32_t oh = out->dims[1], ow = out->dims[2];
+    for (int32_t b = 0; b < nb; b++) {
+        for (int32_t oy = 0; oy < oh; oy++) {
+            for (int32_t ox = 0; ox < ow; ox++) {
+                const tml_window_t win = pool_window(d, oy, ox, ih, iw);
+                const size_t obase = (((size_t)b * oh + oy) * ow + ox) * ch;
+                for (int32_t c = 0; c < ch; c++) {
+                    if (in->type == TML_TYPE_FLOAT32) {
+                        const float *x = (const float *)in->data;
+                        float mx = -FLT_MAX;
+                        for (int32_t ky = win.ys; ky < win.ye; ky++) {
+                            for (int32_t kx = win.xs; kx < win.xe; kx++) {
+                                float v = x[(((size_t)b * ih + win.y0 + ky) * iw + win.x0 + kx) * ch + c];
+                                mx = mx < v ? v : mx;
+                            }
+                        }
+                        ((float *)out->data)[obase + c] = tml_clamp_f32(mx, d->fact_min, d->fact_max);
+                    } else {
+                        const int8_t *x = (const int8_t *)in->data;
+                        int32_t mx = -128;
+                        for (int32_t ky = win.ys; ky < win.ye; ky++) {
+                            const int8_t *row = x + ((size_t)b * ih + win.y0 + ky) * iw * ch + c;
+                            for (int32_t kx = win.xs; kx < win.xe; kx++) {
+                                int32_t v = row[(size_t)(win.x0 + kx) * ch];
+                                mx = v > mx ? v : mx;
+                            }
+                        }
+                        ((int8_t *)out->data)[obase + c] = (int8_t)tml_clamp_i32(mx, d->act_min, d->act_max);
+                    }
+                }
+            }
+        }
+    }
+    return TML_OK;
+}

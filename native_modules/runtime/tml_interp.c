@@ -1,0 +1,1004 @@
+// Interpreter of the int8 runtime: model reader, memory planner, invoke loop.
+// See tml_interp.h for the API and the arena layout.
+//
+// The reader follows the .tflite schema (schema version 3). Field numbers
+// below are the schema's field order; every access goes through tml_fb.h,
+// which checks it against the model size, so a malformed model produces an
+// error, never a read outside the model bytes.
+#include <stdarg.h>
+#include <string.h>
+
+#include "tml_interp.h"
+#include "tml_fb.h"
+
+#define TML_SCHEMA_VERSION 3u
+#define TML_ALIGN 16u
+#define TML_OP_CUSTOM 32
+
+// Schema field numbers.
+enum { MODEL_VERSION = 0, MODEL_OPCODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4 };
+enum { SG_TENSORS = 0, SG_INPUTS = 1, SG_OUTPUTS = 2, SG_OPERATORS = 3 };
+enum {
+    TENSOR_SHAPE = 0, TENSOR_TYPE = 1, TENSOR_BUFFER = 2, TENSOR_NAME = 3, TENSOR_QUANT = 4,
+    TENSOR_IS_VARIABLE = 5, TENSOR_SPARSITY = 6, TENSOR_SHAPE_SIGNATURE = 7, TENSOR_EXTERNAL_BUFFER = 10,
+};
+enum { BUFFER_DATA = 0, BUFFER_OFFSET = 1 };
+enum { QUANT_MIN = 0, QUANT_MAX = 1, QUANT_SCALE = 2, QUANT_ZERO_POINT = 3, QUANT_DETAILS_TYPE = 4, QUANT_DIM = 6 };
+enum { OP_OPCODE_INDEX = 0, OP_INPUTS = 1, OP_OUTPUTS = 2, OP_OPTIONS = 4, OP_CUSTOM_OPTIONS = 5 };
+enum { OPCODE_DEPRECATED = 0, OPCODE_CUSTOM = 1, OPCODE_VERSION = 2, OPCODE_BUILTIN = 3 };
+
+enum { PHASE_NONE = 0, PHASE_LOAD, PHASE_PREPARE, PHASE_READY };
+
+// An op is its kernel context; the registration is found again by code
+// (a short table scan) rather than stored, to keep per-op memory small.
+typedef struct tml_node {
+    tml_op_ctx_t ctx;
+} tml_node_t;
+
+typedef struct tml_scratch {
+    uint32_t offset;
+    int32_t op;
+} tml_scratch_t;
+
+// One buffer for the planner: a non-constant tensor or a scratch request.
+// One buffer for the planner: a non-constant tensor or a scratch request.
+#define TML_NONE 0xffffu
+typedef struct tml_plan_rec {
+    uint32_t size;
+    uint32_t offset;
+    uint16_t first;     // first op using it; TML_NONE: used by none
+    uint16_t last;
+    uint16_t alias;     // record whose memory it shares; TML_NONE: its own
+    uint16_t tensor;    // tensor index; TML_NONE for scratch
+} tml_plan_rec_t;
+
+// ---------------------------------------------------------------------------
+// Error messages: a tiny formatter (%s, %d, %u) so the core needs no libc
+// printf, which bare-metal and native-module builds do not have.
+
+static size_t tml_put(char *buf, size_t pos, size_t cap, const char *s) {
+    while (*s && pos + 1 < cap) {
+        buf[pos++] = *s++;
+    }
+    return pos;
+}
+
+static size_t tml_put_u(char *buf, size_t pos, size_t cap, uint32_t v) {
+    char tmp[11];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n > 0 && pos + 1 < cap) {
+        buf[pos++] = tmp[--n];
+    }
+    return pos;
+}
+
+static tml_status_t tml_fail(tml_error_t *err, tml_status_t status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    size_t pos = 0, cap = sizeof(err->msg);
+    for (const char *f = fmt; *f && pos + 1 < cap; f++) {
+        if (*f != '%' || f[1] == 0) {
+            err->msg[pos++] = *f;
+            continue;
+        }
+        f++;
+        if (*f == 's') {
+            const char *s = va_arg(ap, const char *);
+            pos = tml_put(err->msg, pos, cap, s ? s : "?");
+        } else if (*f == 'u') {
+            pos = tml_put_u(err->msg, pos, cap, va_arg(ap, unsigned));
+        } else if (*f == 'd') {
+            int v = va_arg(ap, int);
+            if (v < 0) {
+                pos = tml_put(err->msg, pos, cap, "-");
+                pos = tml_put_u(err->msg, pos, cap, (uint32_t)(-(int64_t)v));
+            } else {
+                pos = tml_put_u(err->msg, pos, cap, (uint32_t)v);
+            }
+        } else {
+            err->msg[pos++] = *f;
+        }
+    }
+    err->msg[pos] = 0;
+    va_end(ap);
+    err->status = status;
+    return status;
+}
+
+// ---------------------------------------------------------------------------
+// Arena: persistent memory grows up from the head, load-time temporaries
+// grow down from the tail.
+
+static uint32_t tml_align_up(uint32_t v, uint32_t a) {
+    return (v + a - 1) & ~(a - 1);
+}
+
+static void *tml_persist_alloc(tml_interp_t *it, size_t bytes, uint32_t align) {
+    uint32_t start = tml_align_up(it->persistent, align);
+    uint32_t room = it->arena_size - it->temp;
+    if (bytes > TML_MAX_TENSOR_BYTES || start > room || bytes > room - start) {
+        if (!it->alloc_failed) {
+            it->alloc_failed = 1;
+            uint64_t need = (uint64_t)start + bytes + it->temp;
+            it->alloc_needed = need > 0xFFFFFFF0u ? 0xFFFFFFF0u : tml_align_up((uint32_t)need, TML_ALIGN);
+        }
+        return NULL;
+    }
+    it->persistent = start + (uint32_t)bytes;
+    return it->arena + start;
+}
+
+static void *tml_temp_alloc(tml_interp_t *it, size_t bytes) {
+    uint32_t room = it->arena_size - tml_align_up(it->persistent, TML_ALIGN);
+    if (bytes > TML_MAX_TENSOR_BYTES || it->temp > room || tml_align_up((uint32_t)bytes, TML_ALIGN) > room - it->temp) {
+        if (!it->alloc_failed) {
+            it->alloc_failed = 1;
+            uint64_t need = (uint64_t)tml_align_up(it->persistent, TML_ALIGN) + it->temp + bytes;
+            it->alloc_needed = need > 0xFFFFFFF0u ? 0xFFFFFFF0u : tml_align_up((uint32_t)need, TML_ALIGN);
+        }
+        return NULL;
+    }
+    it->temp += tml_align_up((uint32_t)bytes, TML_ALIGN);
+    if (it->temp > it->temp_peak) {
+        it->temp_peak = it->temp;
+    }
+    return it->arena + it->arena_size - it->temp;
+}
+
+static tml_status_t tml_fail_arena(tml_interp_t *it, tml_error_t *err) {
+    err->needed = it->alloc_needed;
+    err->needed_exact = 0;
+    return tml_fail(err, TML_ERR_ARENA_SMALL, "arena too small: needs at least %u bytes (has %u)",
+        (unsigned)it->alloc_needed, (unsigned)it->arena_size);
+}
+
+// Kernel services (tml_op_ctx_t function pointers).
+
+static void *tml_svc_alloc_persistent(tml_op_ctx_t *ctx, size_t bytes) {
+    tml_interp_t *it = (tml_interp_t *)ctx->interp;
+    if (it->phase != PHASE_PREPARE) {
+        return NULL;
+    }
+    void *p = tml_persist_alloc(it, bytes, TML_ALIGN);
+    if (p != NULL) {
+        memset(p, 0, bytes);
+    }
+    return p;
+}
+
+static int32_t tml_svc_request_scratch(tml_op_ctx_t *ctx, size_t bytes) {
+    tml_interp_t *it = (tml_interp_t *)ctx->interp;
+    if (it->phase != PHASE_PREPARE || it->n_scratch >= TML_MAX_SCRATCH || bytes > TML_MAX_TENSOR_BYTES) {
+        return -1;
+    }
+    // Scratch records sit at the tail in request order, each below the last.
+    tml_plan_rec_t *r = (tml_plan_rec_t *)tml_temp_alloc(it, sizeof(tml_plan_rec_t));
+    if (r == NULL) {
+        return -1;
+    }
+    r->size = tml_align_up((uint32_t)bytes, TML_ALIGN);
+    r->offset = 0;
+    r->first = (uint16_t)it->current_op;
+    r->last = (uint16_t)it->current_op;
+    r->alias = TML_NONE;
+    r->tensor = TML_NONE;
+    return (int32_t)it->n_scratch++;
+}
+
+static void *tml_svc_get_scratch(tml_op_ctx_t *ctx, int32_t index) {
+    tml_interp_t *it = (tml_interp_t *)ctx->interp;
+    if (it->phase != PHASE_READY || index < 0 || (uint32_t)index >= it->n_scratch
+        || it->scratch[index].op != it->current_op) {
+        return NULL;
+    }
+    return it->arena + it->scratch[index].offset;
+}
+
+// ---------------------------------------------------------------------------
+// Model reader.
+
+static uint32_t tml_type_size(uint32_t type) {
+    switch (type) {
+        case TML_TYPE_FLOAT32:
+        case TML_TYPE_INT32:
+        case 15:    // UINT32
+            return 4;
+        case TML_TYPE_FLOAT16:
+        case TML_TYPE_INT16:
+        case 16:    // UINT16
+            return 2;
+        case TML_TYPE_UINT8:
+        case TML_TYPE_INT8:
+        case TML_TYPE_BOOL:
+            return 1;
+        case TML_TYPE_INT64:
+        case 10:    // FLOAT64
+        case 12:    // UINT64
+            return 8;
+        default:
+            return 0;
+    }
+}
+
+// A usable scale: a normal, positive, finite float.
+static int tml_scale_ok(const uint8_t *p) {
+    uint32_t bits = tml_fb_u32(p);
+    return bits >= 0x00800000u && bits < 0x7f800000u;
+}
+
+static tml_status_t tml_load_quant(tml_interp_t *it, const tml_fb_t *fb, uint32_t qt, uint32_t idx,
+    tml_tensor_t *t, tml_error_t *err) {
+    uint32_t e, n, scales, n_s, zps, n_z, pos;
+    if (tml_fb_vector(fb, qt, QUANT_MIN, 4, &e, &n) != 0 || tml_fb_vector(fb, qt, QUANT_MAX, 4, &e, &n) != 0
+        || tml_fb_vector(fb, qt, QUANT_SCALE, 4, &scales, &n_s) != 0
+        || tml_fb_vector(fb, qt, QUANT_ZERO_POINT, 8, &zps, &n_z) != 0
+        || tml_fb_field(fb, qt, QUANT_DETAILS_TYPE, 1, &pos) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
+    }
+    if (pos != 0 && it->model[pos] != 0) {
+        return tml_fail(err, TML_ERR_CONFIG, "tensor %u: custom quantization is not supported", idx);
+    }
+    if (tml_fb_field(fb, qt, QUANT_DIM, 4, &pos) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
+    }
+    int32_t qdim = pos ? tml_fb_i32(it->model + pos) : 0;
+    if (n_s == 0) {
+        return TML_OK;
+    }
+    if (n_s > 0xffffu) {
+        return tml_fail(err, TML_ERR_LIMIT, "tensor %u: more than 65535 quantization channels", idx);
+    }
+    if (n_z != n_s) {
+        return tml_fail(err, TML_ERR_QUANT, "tensor %u: %u scales but %u zero points", idx, n_s, n_z);
+    }
+    int32_t zlo = INT32_MIN, zhi = INT32_MAX;
+    if (t->type == TML_TYPE_INT8) {
+        zlo = -128;
+        zhi = 127;
+    } else if (t->type == TML_TYPE_UINT8) {
+        zlo = 0;
+        zhi = 255;
+    }
+    for (uint32_t i = 0; i < n_s; i++) {
+        if (!tml_scale_ok(it->model + scales + 4 * i)) {
+            return tml_fail(err, TML_ERR_QUANT, "tensor %u: invalid scale", idx);
+        }
+        int64_t z = tml_fb_i64(it->model + zps + 8 * i);
+        if (z < zlo || z > zhi) {
+            return tml_fail(err, TML_ERR_QUANT, "tensor %u: zero point out of range", idx);
+        }
+    }
+    // Some converters write the filter's quantized dimension into the
+    // matching 1-D bias too: there the only dimension is meant.
+    if (n_s > 1 && t->ndim == 1 && (uint32_t)t->dims[0] == n_s) {
+        qdim = 0;
+    }
+    if (n_s > 1 && (qdim < 0 || qdim >= (int32_t)t->ndim || (uint32_t)t->dims[qdim] != n_s)) {
+        return tml_fail(err, TML_ERR_QUANT, "tensor %u: %u scales do not match quantized dimension %d",
+            idx, n_s, (int)qdim);
+    }
+    t->n_quant = (uint16_t)n_s;
+    t->quant_dim = (int8_t)qdim;
+    t->scale = tml_fb_f32(it->model + scales);
+    t->zero_point = (int32_t)tml_fb_i64(it->model + zps);
+    t->scales_le = it->model + scales;
+    t->zero_points_offset = (int32_t)((int64_t)zps - (int64_t)scales);
+    return TML_OK;
+}
+
+static tml_status_t tml_load_tensor(tml_interp_t *it, const tml_fb_t *fb, uint32_t tt, uint32_t idx,
+    uint32_t buffers, uint32_t n_buffers, tml_error_t *err) {
+    tml_tensor_t *t = &it->tensors[idx];
+    uint32_t shape, ndim, pos, e, n;
+    if (tml_fb_vector(fb, tt, TENSOR_SHAPE, 4, &shape, &ndim) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed shape", idx);
+    }
+    if (ndim > TML_MAX_DIMS) {
+        return tml_fail(err, TML_ERR_LIMIT, "tensor %u has %u dimensions (at most %u)", idx, ndim, TML_MAX_DIMS);
+    }
+    if (tml_fb_field(fb, tt, TENSOR_TYPE, 1, &pos) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed type", idx);
+    }
+    uint32_t type = pos ? it->model[pos] : 0;
+    uint32_t esize = tml_type_size(type);
+    if (esize == 0) {
+        return tml_fail(err, TML_ERR_UNSUPPORTED_TYPE, "tensor %u has unsupported type %u", idx, type);
+    }
+    t->type = (uint8_t)type;
+    t->ndim = (uint8_t)ndim;
+    uint64_t bytes = esize;
+    for (uint32_t i = 0; i < ndim; i++) {
+        int32_t d = tml_fb_i32(it->model + shape + 4 * i);
+        if (d < 1) {
+            return tml_fail(err, TML_ERR_SHAPE, "tensor %u has dimension %d", idx, (int)d);
+        }
+        t->dims[i] = d;
+        bytes *= (uint32_t)d;
+        if (bytes > TML_MAX_TENSOR_BYTES) {
+            return tml_fail(err, TML_ERR_LIMIT, "tensor %u is too large", idx);
+        }
+    }
+    t->bytes = (uint32_t)bytes;
+
+    // Constant data: the tensor's buffer, used in place.
+    if (tml_fb_field(fb, tt, TENSOR_BUFFER, 4, &pos) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed buffer index", idx);
+    }
+    uint32_t bidx = pos ? tml_fb_u32(it->model + pos) : 0;
+    if (bidx >= n_buffers) {
+        return tml_fail(err, TML_ERR_MODEL, "tensor %u: buffer %u out of range (%u buffers)", idx, bidx, n_buffers);
+    }
+    uint32_t bt, data, n_data;
+    if (tml_fb_vector_table(fb, buffers, bidx, &bt) != 0 || tml_fb_vector(fb, bt, BUFFER_DATA, 1, &data, &n_data) != 0
+        || tml_fb_field(fb, bt, BUFFER_OFFSET, 8, &pos) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed buffer %u", idx, bidx);
+    }
+    if (pos != 0 && tml_fb_u64(it->model + pos) > 1) {
+        return tml_fail(err, TML_ERR_CONFIG, "tensor %u: buffers outside the flatbuffer are not supported", idx);
+    }
+    if (n_data != 0) {
+        if (n_data != t->bytes) {
+            return tml_fail(err, TML_ERR_MODEL, "tensor %u: buffer holds %u bytes, shape needs %u",
+                idx, n_data, t->bytes);
+        }
+        t->data = (void *)(uintptr_t)(it->model + data);
+        t->is_const = 1;
+        // Kernels may read wide constants through typed pointers. The
+        // converter aligns buffers inside the file, so they are aligned
+        // whenever the model bytes are; a model placed at an odd address
+        // (frozen bytes, a ROMFS file) gets copies of just those tensors.
+        if (((uintptr_t)t->data & (esize - 1)) != 0) {
+            void *copy = tml_persist_alloc(it, t->bytes, TML_ALIGN);
+            if (copy == NULL) {
+                return TML_ERR_ARENA_SMALL;
+            }
+            memcpy(copy, t->data, t->bytes);
+            t->data = copy;
+        }
+    }
+
+    // Fields not used, still checked so that no part of the model is trusted blindly.
+    if (tml_fb_string(fb, tt, TENSOR_NAME, &e, &n) != 0
+        || tml_fb_vector(fb, tt, TENSOR_SHAPE_SIGNATURE, 4, &e, &n) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed name or shape signature", idx);
+    }
+    if (tml_fb_field(fb, tt, TENSOR_SPARSITY, 4, &pos) != 0 || pos != 0) {
+        return tml_fail(err, TML_ERR_CONFIG, "tensor %u: sparse tensors are not supported", idx);
+    }
+    if (tml_fb_field(fb, tt, TENSOR_EXTERNAL_BUFFER, 4, &pos) != 0 || (pos != 0 && tml_fb_u32(it->model + pos) != 0)) {
+        return tml_fail(err, TML_ERR_CONFIG, "tensor %u: external buffers are not supported", idx);
+    }
+    if (tml_fb_field(fb, tt, TENSOR_IS_VARIABLE, 1, &pos) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed flags", idx);
+    }
+    t->is_variable = pos ? (it->model[pos] != 0) : 0;
+    if (t->is_variable && t->is_const) {
+        // A variable's initial value is copied into the arena at plan time.
+        t->is_const = 0;
+    }
+
+    uint32_t qt;
+    if (tml_fb_table(fb, tt, TENSOR_QUANT, &qt) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
+    }
+    if (qt != 0) {
+        return tml_load_quant(it, fb, qt, idx, t, err);
+    }
+    return TML_OK;
+}
+
+// Copy a subgraph's input or output index list into persistent memory.
+static tml_status_t tml_load_io(tml_interp_t *it, const tml_fb_t *fb, uint32_t sg, unsigned field,
+    const int32_t **out, uint32_t *count, const char *what, tml_error_t *err) {
+    uint32_t e, n;
+    if (tml_fb_vector(fb, sg, field, 4, &e, &n) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "malformed graph %s", what);
+    }
+    if (n > TML_MAX_OP_IO) {
+        return tml_fail(err, TML_ERR_LIMIT, "too many graph %ss (%u)", what, n);
+    }
+    int32_t *list = (int32_t *)tml_persist_alloc(it, (size_t)n * 4, 4);
+    if (list == NULL && n > 0) {
+        return TML_ERR_ARENA_SMALL;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        int32_t ti = tml_fb_i32(it->model + e + 4 * i);
+        if (ti < 0 || (uint32_t)ti >= it->n_tensors) {
+            return tml_fail(err, TML_ERR_MODEL, "graph %s %u refers to tensor %d of %u", what, i, (int)ti, it->n_tensors);
+        }
+        if (it->tensors[ti].is_const) {
+            return tml_fail(err, TML_ERR_MODEL, "graph %s %u is a constant tensor", what, i);
+        }
+        list[i] = ti;
+    }
+    *out = list;
+    *count = n;
+    return TML_OK;
+}
+
+static tml_status_t tml_load_op(tml_interp_t *it, const tml_fb_t *fb, uint32_t ot, uint32_t i,
+    uint32_t opcodes, uint32_t n_opcodes, tml_error_t *err) {
+    tml_node_t *node = &it->nodes[i];
+    uint32_t pos, oc;
+    if (tml_fb_field(fb, ot, OP_OPCODE_INDEX, 4, &pos) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "op %u: malformed", i);
+    }
+    uint32_t oci = pos ? tml_fb_u32(it->model + pos) : 0;
+    if (oci >= n_opcodes || tml_fb_vector_table(fb, opcodes, oci, &oc) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "op %u: operator code %u missing or malformed", i, oci);
+    }
+    uint32_t p_dep, p_ver, p_code;
+    if (tml_fb_field(fb, oc, OPCODE_DEPRECATED, 1, &p_dep) != 0 || tml_fb_field(fb, oc, OPCODE_VERSION, 4, &p_ver) != 0
+        || tml_fb_field(fb, oc, OPCODE_BUILTIN, 4, &p_code) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "op %u: malformed operator code", i);
+    }
+    // Models written before the code outgrew a byte carry it in the
+    // deprecated field only; newer ones in both: the larger one is right.
+    int32_t dep = p_dep ? (int8_t)it->model[p_dep] : 0;
+    int32_t code = p_code ? tml_fb_i32(it->model + p_code) : 0;
+    if (dep > code) {
+        code = dep;
+    }
+    int32_t version = p_ver ? tml_fb_i32(it->model + p_ver) : 1;
+    if (code == TML_OP_CUSTOM) {
+        uint32_t s, n;
+        if (tml_fb_string(fb, oc, OPCODE_CUSTOM, &s, &n) != 0) {
+            return tml_fail(err, TML_ERR_MODEL, "op %u: malformed custom operator name", i);
+        }
+        char name[33];
+        uint32_t k;
+        for (k = 0; k < n && k < sizeof(name) - 1; k++) {
+            uint8_t c = it->model[s + k];
+            name[k] = (c >= 32 && c < 127) ? (char)c : '?';
+        }
+        name[k] = 0;
+        return tml_fail(err, TML_ERR_UNSUPPORTED_OP, "unsupported custom operator '%s'", name);
+    }
+    const tml_op_registration_t *reg = tml_op_find(code);
+    if (reg == NULL) {
+        if (tml_op_name(code) != NULL) {
+            return tml_fail(err, TML_ERR_UNSUPPORTED_OP, "unsupported operator %s (code %d)", tml_op_name(code), (int)code);
+        }
+        return tml_fail(err, TML_ERR_UNSUPPORTED_OP, "unsupported operator code %d", (int)code);
+    }
+    if (version < 1 || version > reg->max_version) {
+        return tml_fail(err, TML_ERR_MODEL_VERSION, "%s version %d not supported", reg->name, (int)version);
+    }
+
+    uint32_t ins, n_in, outs, n_out, opts, e, n;
+    if (tml_fb_vector(fb, ot, OP_INPUTS, 4, &ins, &n_in) != 0 || tml_fb_vector(fb, ot, OP_OUTPUTS, 4, &outs, &n_out) != 0
+        || tml_fb_table(fb, ot, OP_OPTIONS, &opts) != 0 || tml_fb_vector(fb, ot, OP_CUSTOM_OPTIONS, 1, &e, &n) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "op %u (%s): malformed", i, reg->name);
+    }
+    if (n_in > TML_MAX_OP_IO || n_out > TML_MAX_OP_IO) {
+        return tml_fail(err, TML_ERR_LIMIT, "op %u (%s): too many inputs or outputs", i, reg->name);
+    }
+    tml_tensor_t **ptrs = n_in + n_out == 0 ? NULL : (tml_tensor_t **)tml_persist_alloc(it, (size_t)(n_in + n_out) * sizeof(tml_tensor_t *),
+        sizeof(void *));
+    if (ptrs == NULL && n_in + n_out > 0) {
+        return TML_ERR_ARENA_SMALL;
+    }
+    for (uint32_t k = 0; k < n_in; k++) {
+        int32_t ti = tml_fb_i32(it->model + ins + 4 * k);
+        if (ti == -1) {
+            ptrs[k] = NULL;
+            continue;
+        }
+        if (ti < 0 || (uint32_t)ti >= it->n_tensors) {
+            return tml_fail(err, TML_ERR_MODEL, "op %u (%s): input %u refers to tensor %d of %u",
+                i, reg->name, k, (int)ti, it->n_tensors);
+        }
+        ptrs[k] = &it->tensors[ti];
+    }
+    for (uint32_t k = 0; k < n_out; k++) {
+        int32_t ti = tml_fb_i32(it->model + outs + 4 * k);
+        if (ti < 0 || (uint32_t)ti >= it->n_tensors) {
+            return tml_fail(err, TML_ERR_MODEL, "op %u (%s): output %u refers to tensor %d of %u",
+                i, reg->name, k, (int)ti, it->n_tensors);
+        }
+        tml_tensor_t *t = &it->tensors[ti];
+        if (t->is_const) {
+            return tml_fail(err, TML_ERR_MODEL, "op %u (%s) writes constant tensor %d", i, reg->name, (int)ti);
+        }
+        // Kernels assume an output never shares memory with an input or
+        // with another output of the same op.
+        for (uint32_t j = 0; j < n_in + k; j++) {
+            if (ptrs[j] == t) {
+                return tml_fail(err, TML_ERR_MODEL, "op %u (%s): tensor %d used twice as output", i, reg->name, (int)ti);
+            }
+        }
+        ptrs[n_in + k] = t;
+    }
+    tml_op_ctx_t *c = &node->ctx;
+    c->inputs = ptrs;
+    c->outputs = ptrs + n_in;
+    c->n_inputs = (int32_t)n_in;
+    c->n_outputs = (int32_t)n_out;
+    c->builtin_code = code;
+    c->version = version;
+    c->options.model = it->model;
+    c->options.model_size = it->model_size;
+    c->options.table = opts;
+    c->user_data = NULL;
+    c->alloc_persistent = tml_svc_alloc_persistent;
+    c->request_scratch = tml_svc_request_scratch;
+    c->get_scratch = tml_svc_get_scratch;
+    c->interp = it;
+    c->error_detail = NULL;
+    return TML_OK;
+}
+
+static tml_status_t tml_load(tml_interp_t *it, tml_error_t *err) {
+    tml_fb_t fb = { it->model, it->model_size };
+    if (memcmp(it->model + 4, "TFL3", 4) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "not a TFLite model (no TFL3 identifier)");
+    }
+    uint32_t root = tml_fb_u32(it->model);
+    if (tml_fb_table_ok(&fb, root) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "malformed model root table");
+    }
+    uint32_t pos;
+    if (tml_fb_field(&fb, root, MODEL_VERSION, 4, &pos) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "malformed model version");
+    }
+    uint32_t version = pos ? tml_fb_u32(it->model + pos) : 0;
+    if (version != TML_SCHEMA_VERSION) {
+        return tml_fail(err, TML_ERR_MODEL_VERSION, "model schema version %u not supported (expected 3)", version);
+    }
+    uint32_t opcodes, n_opcodes, subgraphs, n_subgraphs, buffers, n_buffers, e, n;
+    if (tml_fb_vector(&fb, root, MODEL_OPCODES, 4, &opcodes, &n_opcodes) != 0
+        || tml_fb_vector(&fb, root, MODEL_SUBGRAPHS, 4, &subgraphs, &n_subgraphs) != 0
+        || tml_fb_vector(&fb, root, MODEL_BUFFERS, 4, &buffers, &n_buffers) != 0
+        || tml_fb_string(&fb, root, 3, &e, &n) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "malformed model tables");
+    }
+    if (n_subgraphs == 0) {
+        return tml_fail(err, TML_ERR_MODEL, "model has no subgraph");
+    }
+    uint32_t sg, tensors, n_tensors, ops, n_ops;
+    if (tml_fb_vector_table(&fb, subgraphs, 0, &sg) != 0 || tml_fb_vector(&fb, sg, SG_TENSORS, 4, &tensors, &n_tensors) != 0
+        || tml_fb_vector(&fb, sg, SG_OPERATORS, 4, &ops, &n_ops) != 0) {
+        return tml_fail(err, TML_ERR_MODEL, "malformed subgraph");
+    }
+    if (n_tensors > TML_MAX_TENSORS || n_ops > TML_MAX_OPS) {
+        return tml_fail(err, TML_ERR_LIMIT, "too many tensors (%u) or operators (%u)", n_tensors, n_ops);
+    }
+
+    it->n_tensors = n_tensors;
+    it->tensors = (tml_tensor_t *)tml_persist_alloc(it, (size_t)n_tensors * sizeof(tml_tensor_t), 8);
+    if (it->tensors == NULL && n_tensors > 0) {
+        return TML_ERR_ARENA_SMALL;
+    }
+    if (n_tensors > 0) {
+        memset(it->tensors, 0, (size_t)n_tensors * sizeof(tml_tensor_t));
+    }
+    for (uint32_t i = 0; i < n_tensors; i++) {
+        uint32_t tt;
+        if (tml_fb_vector_table(&fb, tensors, i, &tt) != 0) {
+            return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed table", i);
+        }
+        tml_status_t st = tml_load_tensor(it, &fb, tt, i, buffers, n_buffers, err);
+        if (st != TML_OK) {
+            return st;
+        }
+    }
+    tml_status_t st = tml_load_io(it, &fb, sg, SG_INPUTS, &it->inputs, &it->n_inputs, "input", err);
+    if (st == TML_OK) {
+        st = tml_load_io(it, &fb, sg, SG_OUTPUTS, &it->outputs, &it->n_outputs, "output", err);
+    }
+    if (st != TML_OK) {
+        return st;
+    }
+
+    it->n_ops = n_ops;
+    it->nodes = (tml_node_t *)tml_persist_alloc(it, (size_t)n_ops * sizeof(tml_node_t), 8);
+    if (it->nodes == NULL && n_ops > 0) {
+        return TML_ERR_ARENA_SMALL;
+    }
+    if (n_ops > 0) {
+        memset(it->nodes, 0, (size_t)n_ops * sizeof(tml_node_t));
+    }
+    for (uint32_t i = 0; i < n_ops; i++) {
+        uint32_t ot;
+        if (tml_fb_vector_table(&fb, ops, i, &ot) != 0) {
+            return tml_fail(err, TML_ERR_MODEL, "op %u: malformed table", i);
+        }
+        st = tml_load_op(it, &fb, ot, i, opcodes, n_opcodes, err);
+        if (st != TML_OK) {
+            return st;
+        }
+    }
+    return TML_OK;
+}
+
+static tml_status_t tml_prepare(tml_interp_t *it, tml_error_t *err) {
+    it->phase = PHASE_PREPARE;
+    for (uint32_t i = 0; i < it->n_ops; i++) {
+        tml_node_t *node = &it->nodes[i];
+        it->current_op = (int32_t)i;
+        node->ctx.error_detail = NULL;
+        const tml_op_registration_t *reg = tml_op_find(node->ctx.builtin_code);
+        tml_status_t st = reg->prepare(&node->ctx);
+        if (it->alloc_failed) {
+            return TML_ERR_ARENA_SMALL;
+        }
+        if (st != TML_OK) {
+            const char *detail = node->ctx.error_detail ? node->ctx.error_detail : tml_error_str(st);
+            return tml_fail(err, st, "op %u (%s): %s", i, reg->name, detail);
+        }
+    }
+    return TML_OK;
+}
+
+// ---------------------------------------------------------------------------
+// Memory planner.
+//
+// Buffers (non-constant tensors and scratch requests) are placed largest
+// first; each goes into a gap between buffers already placed whose lifetimes
+// overlap its own. Both first-fit and best-fit gap choices are computed and
+// the smaller plan is kept.
+
+static uint32_t tml_place(tml_plan_rec_t *recs, const uint16_t *order, uint32_t n, uint16_t *placed, int best_fit) {
+    uint32_t n_placed = 0, total = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        tml_plan_rec_t *r = &recs[order[k]];
+        uint32_t cur = 0, best = UINT32_MAX, best_gap = UINT32_MAX;
+        for (uint32_t j = 0; j < n_placed; j++) {
+            const tml_plan_rec_t *p = &recs[placed[j]];
+            if (p->last < r->first || p->first > r->last) {
+                continue;
+            }
+            if (p->offset >= cur && p->offset - cur >= r->size) {
+                uint32_t gap = p->offset - cur;
+                if (!best_fit) {
+                    best = cur;
+                    break;
+                }
+                if (gap < best_gap) {
+                    best_gap = gap;
+                    best = cur;
+                }
+            }
+            if (p->offset + p->size > cur) {
+                cur = p->offset + p->size;
+            }
+        }
+        r->offset = best != UINT32_MAX ? best : cur;
+        if (r->offset + r->size > total) {
+            total = r->offset + r->size;
+        }
+        // Keep `placed` sorted by offset.
+        uint32_t j = n_placed++;
+        while (j > 0 && recs[placed[j - 1]].offset > r->offset) {
+            placed[j] = placed[j - 1];
+            j--;
+        }
+        placed[j] = order[k];
+    }
+    return total;
+}
+
+static int tml_is_graph_io(const int32_t *list, uint32_t n, int32_t t) {
+    for (uint32_t i = 0; i < n; i++) {
+        if (list[i] == t) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+// During planning the data pointer of a planned tensor holds its record
+// number + 1 (the pointer is NULL until the plan is done, so it is free).
+static tml_plan_rec_t *tml_rec_of(tml_plan_rec_t *recs, const tml_tensor_t *t) {
+    if (t->is_const || t->is_variable) {
+        return NULL;
+    }
+    return &recs[(uintptr_t)t->data - 1];
+}
+
+static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
+    uint32_t nt = it->n_tensors, ns = it->n_scratch;
+
+    // Persistent: the scratch table and variable tensors.
+    if (ns > 0 && (it->scratch = (tml_scratch_t *)tml_persist_alloc(it, (size_t)ns * sizeof(tml_scratch_t), 4)) == NULL) {
+        return TML_ERR_ARENA_SMALL;
+    }
+    uint32_t n_rec = ns;
+    for (uint32_t t = 0; t < nt; t++) {
+        tml_tensor_t *tp = &it->tensors[t];
+        if (tp->is_variable) {
+            void *p = tml_persist_alloc(it, tp->bytes, TML_ALIGN);
+            if (p == NULL) {
+                return TML_ERR_ARENA_SMALL;
+            }
+            if (tp->data != NULL) {
+                memcpy(p, tp->data, tp->bytes);
+            } else {
+                memset(p, 0, tp->bytes);
+            }
+            tp->data = p;
+        } else if (!tp->is_const) {
+            n_rec++;
+        }
+    }
+
+    // Temporaries: one record per scratch request and non-constant tensor,
+    // the placement order and the placed list.
+    tml_plan_rec_t *recs = NULL;
+    uint16_t *order = NULL, *placed = NULL;
+    if (n_rec > 0) {
+        recs = (tml_plan_rec_t *)tml_temp_alloc(it, (size_t)n_rec * sizeof(tml_plan_rec_t));
+        order = (uint16_t *)tml_temp_alloc(it, (size_t)n_rec * 2);
+        placed = (uint16_t *)tml_temp_alloc(it, (size_t)n_rec * 2);
+        if (recs == NULL || order == NULL || placed == NULL) {
+            return TML_ERR_ARENA_SMALL;
+        }
+    }
+    // Scratch records: request k was pushed k-th from the tail.
+    for (uint32_t k = 0; k < ns; k++) {
+        const uint8_t *src = it->arena + it->arena_size - (k + 1) * tml_align_up(sizeof(tml_plan_rec_t), TML_ALIGN);
+        memcpy(&recs[k], src, sizeof(tml_plan_rec_t));
+    }
+    uint32_t k = ns;
+    for (uint32_t t = 0; t < nt; t++) {
+        tml_tensor_t *tp = &it->tensors[t];
+        if (!tp->is_const && !tp->is_variable) {
+            tml_plan_rec_t *r = &recs[k];
+            r->size = tml_align_up(tp->bytes, TML_ALIGN);
+            r->offset = 0;
+            r->first = TML_NONE;
+            r->last = 0;
+            r->alias = TML_NONE;
+            r->tensor = (uint16_t)t;
+            tp->data = (void *)(uintptr_t)(++k);
+        }
+    }
+
+    // Lifetimes: graph inputs from the start, outputs to the end.
+    uint16_t end = it->n_ops > 0 ? (uint16_t)(it->n_ops - 1) : 0;
+    for (uint32_t i = 0; i < it->n_inputs; i++) {
+        tml_plan_rec_t *r = tml_rec_of(recs, &it->tensors[it->inputs[i]]);
+        if (r != NULL) {
+            if (r->first == TML_NONE) {
+                r->last = 0;
+            }
+            r->first = 0;
+        }
+    }
+    for (uint32_t i = 0; i < it->n_ops; i++) {
+        const tml_op_ctx_t *c = &it->nodes[i].ctx;
+        for (int32_t j = 0; j < c->n_inputs + c->n_outputs; j++) {
+            const tml_tensor_t *tp = c->inputs[j];   // outputs follow inputs
+            tml_plan_rec_t *r = tp ? tml_rec_of(recs, tp) : NULL;
+            if (r != NULL) {
+                if (r->first == TML_NONE) {
+                    r->first = (uint16_t)i;
+                }
+                r->last = (uint16_t)i;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < it->n_outputs; i++) {
+        tml_plan_rec_t *r = tml_rec_of(recs, &it->tensors[it->outputs[i]]);
+        if (r != NULL) {
+            if (r->first == TML_NONE) {
+                r->first = 0;
+            }
+            r->last = end;
+        }
+    }
+    // RESHAPE moves no data: its output can live in its input's memory when
+    // the input is not needed after it.
+    for (uint32_t i = 0; i < it->n_ops; i++) {
+        const tml_op_ctx_t *c = &it->nodes[i].ctx;
+        if (c->builtin_code != TML_OP_RESHAPE || c->n_inputs < 1 || c->n_outputs != 1 || c->inputs[0] == NULL) {
+            continue;
+        }
+        tml_plan_rec_t *rin = tml_rec_of(recs, c->inputs[0]);
+        tml_plan_rec_t *rout = tml_rec_of(recs, c->outputs[0]);
+        if (rin == NULL || rout == NULL) {
+            continue;
+        }
+        uint16_t root_i = rin->alias != TML_NONE ? rin->alias : (uint16_t)(rin - recs);
+        tml_plan_rec_t *root = &recs[root_i];
+        if (root->size != rout->size || it->tensors[root->tensor].bytes != c->outputs[0]->bytes
+            || root->last != i || rout->first != i || rout->alias != TML_NONE
+            || tml_is_graph_io(it->inputs, it->n_inputs, root->tensor)
+            || tml_is_graph_io(it->outputs, it->n_outputs, root->tensor)
+            || tml_is_graph_io(it->inputs, it->n_inputs, rout->tensor)) {
+            continue;
+        }
+        rout->alias = root_i;
+        root->last = rout->last;
+    }
+
+    // Every offset is below the sum of all sizes: keep that inside 31 bits.
+    uint64_t sum = 0;
+    uint32_t n_place = 0;
+    for (uint32_t r = 0; r < n_rec; r++) {
+        if (recs[r].first != TML_NONE && recs[r].alias == TML_NONE) {
+            sum += recs[r].size;
+            order[n_place++] = (uint16_t)r;
+        }
+    }
+    if (sum > 0x7fffffffu) {
+        return tml_fail(err, TML_ERR_LIMIT, "tensors need more than 2 GB");
+    }
+    // Largest first; equal sizes in record order (insertion sort: stable).
+    for (uint32_t a = 1; a < n_place; a++) {
+        uint16_t v = order[a];
+        uint32_t j = a;
+        while (j > 0 && recs[order[j - 1]].size < recs[v].size) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = v;
+    }
+    uint32_t first_fit = tml_place(recs, order, n_place, placed, 0);
+    uint32_t best_fit = tml_place(recs, order, n_place, placed, 1);
+    it->plan_size = best_fit;
+    if (first_fit < best_fit) {
+        it->plan_size = tml_place(recs, order, n_place, placed, 0);
+    }
+
+    uint32_t base = tml_align_up(it->persistent, TML_ALIGN);
+    uint64_t need = (uint64_t)base + (it->plan_size > it->temp_peak ? it->plan_size : it->temp_peak);
+    if (need > it->arena_size) {
+        err->needed = need > 0xFFFFFFF0u ? 0xFFFFFFF0u : (uint32_t)need;
+        err->needed_exact = 1;
+        return tml_fail(err, TML_ERR_ARENA_SMALL, "arena too small: needs %u bytes (has %u)",
+            (unsigned)err->needed, (unsigned)it->arena_size);
+    }
+    it->arena_used = (uint32_t)need;
+
+    // Hand out the memory; the records are read before the planned region
+    // (which may overlap them) is cleared.
+    for (uint32_t r = 0; r < ns; r++) {
+        it->scratch[r].offset = base + recs[r].offset;
+        it->scratch[r].op = recs[r].first;
+    }
+    for (uint32_t r = ns; r < n_rec; r++) {
+        const tml_plan_rec_t *rec = &recs[r];
+        it->tensors[rec->tensor].data = (rec->first == TML_NONE || rec->alias != TML_NONE)
+            ? NULL : it->arena + base + rec->offset;
+    }
+    for (uint32_t r = ns; r < n_rec; r++) {
+        const tml_plan_rec_t *rec = &recs[r];
+        if (rec->first != TML_NONE && rec->alias != TML_NONE) {
+            it->tensors[rec->tensor].data = it->tensors[recs[rec->alias].tensor].data;
+        }
+    }
+    it->temp = 0;
+    memset(it->arena + base, 0, it->plan_size);
+    return TML_OK;
+}
+
+// ---------------------------------------------------------------------------
+// Public API.
+
+tml_status_t tml_interp_init(tml_interp_t *it, const uint8_t *model, size_t model_size,
+    void *arena, size_t arena_size, tml_error_t *err) {
+    tml_error_t local;
+    if (err == NULL) {
+        err = &local;
+    }
+    memset(err, 0, sizeof(*err));
+    if (it == NULL) {
+        return tml_fail(err, TML_ERR_ARG, "no interpreter");
+    }
+    memset(it, 0, sizeof(*it));
+    if (model == NULL || model_size < 8) {
+        return tml_fail(err, TML_ERR_MODEL, "model too short (%u bytes)", (unsigned)(model ? model_size : 0));
+    }
+    if (model_size > 0x7fffffffu) {
+        return tml_fail(err, TML_ERR_LIMIT, "model larger than 2 GB");
+    }
+    if (arena == NULL) {
+        return tml_fail(err, TML_ERR_ARG, "no arena");
+    }
+    it->model = model;
+    it->model_size = (uint32_t)model_size;
+    uintptr_t a = (uintptr_t)arena;
+    size_t skip = (TML_ALIGN - (a & (TML_ALIGN - 1))) & (TML_ALIGN - 1);
+    size_t usable = arena_size > skip ? arena_size - skip : 0;
+    if (usable > 0x7ffffff0u) {
+        usable = 0x7ffffff0u;
+    }
+    it->arena = (uint8_t *)arena + skip;
+    it->arena_size = (uint32_t)usable & ~(TML_ALIGN - 1);
+    it->phase = PHASE_LOAD;
+    it->current_op = -1;
+
+    tml_status_t st = tml_load(it, err);
+    if (st == TML_OK) {
+        st = tml_prepare(it, err);
+    }
+    if (st == TML_OK) {
+        st = tml_plan(it, err);
+    }
+    if (st == TML_ERR_ARENA_SMALL && err->msg[0] == 0) {
+        st = tml_fail_arena(it, err);
+    }
+    it->current_op = -1;
+    if (st != TML_OK) {
+        it->phase = PHASE_NONE;
+        err->status = st;
+        return st;
+    }
+    it->phase = PHASE_READY;
+    err->status = TML_OK;
+    return TML_OK;
+}
+
+tml_status_t tml_interp_invoke(tml_interp_t *it, tml_error_t *err) {
+    tml_error_t local;
+    if (err == NULL) {
+        err = &local;
+    }
+    err->status = TML_OK;
+    err->msg[0] = 0;
+    if (it == NULL || it->phase != PHASE_READY) {
+        return tml_fail(err, TML_ERR_STATE, "interpreter not initialised");
+    }
+    for (uint32_t i = 0; i < it->n_ops; i++) {
+        tml_node_t *node = &it->nodes[i];
+        it->current_op = (int32_t)i;
+        const tml_op_registration_t *reg = tml_op_find(node->ctx.builtin_code);
+        tml_status_t st = reg->eval(&node->ctx);
+        if (st != TML_OK) {
+            it->current_op = -1;
+            const char *detail = node->ctx.error_detail ? node->ctx.error_detail : tml_error_str(st);
+            return tml_fail(err, st, "op %u (%s) failed: %s", i, reg->name, detail);
+        }
+    }
+    it->current_op = -1;
+    return TML_OK;
+}
+
+uint32_t tml_interp_input_count(const tml_interp_t *it) {
+    return it->phase == PHASE_READY ? it->n_inputs : 0;
+}
+
+uint32_t tml_interp_output_count(const tml_interp_t *it) {
+    return it->phase == PHASE_READY ? it->n_outputs : 0;
+}
+
+tml_tensor_t *tml_interp_input(const tml_interp_t *it, uint32_t i) {
+    if (it->phase != PHASE_READY || i >= it->n_inputs) {
+        return NULL;
+    }
+    return &it->tensors[it->inputs[i]];
+}
+
+tml_tensor_t *tml_interp_output(const tml_interp_t *it, uint32_t i) {
+    if (it->phase != PHASE_READY || i >= it->n_outputs) {
+        return NULL;
+    }
+    return &it->tensors[it->outputs[i]];
+}
+
+tml_tensor_t *tml_interp_tensor(const tml_interp_t *it, uint32_t index) {
+    if (it->phase != PHASE_READY || index >= it->n_tensors) {
+        return NULL;
+    }
+    return &it->tensors[index];
+}
+
+uint32_t tml_interp_arena_used(const tml_interp_t *it) {
+    return it->phase == PHASE_READY ? it->arena_used : 0;
+}
+
+uint32_t tml_interp_op_count(const tml_interp_t *it) {
+    return it->phase == PHASE_READY ? it->n_ops : 0;
+}
+
+const char *tml_interp_op_name(const tml_interp_t *it, uint32_t i) {
+    if (it->phase != PHASE_READY || i >= it->n_ops) {
+        return NULL;
+    }
+    return tml_op_find(it->nodes[i].ctx.builtin_code)->name;
+}

@@ -1,0 +1,218 @@
+"""The emulated Cortex-M boards: the device suite on real ARM code (qemu-m0 =
+the RP2040's instruction set), the ROMFS images that carry test files there,
+and what makes each board what it claims to be."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from mpyml import romfs
+from mpyml.firmware import elf_size, elf_symbol, firmware_path, qemu_config
+from mpyml.boards import get_board
+
+MPYML = [sys.executable, "-m", "mpyml.cli"]
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$", re.M)
+
+
+def _firmware(board: str):
+    path = firmware_path(board)  # raises with the build command when missing
+    assert path.is_file()
+    return path
+
+
+# Device test modules that do not fit qemu-m0's 240 KB heap yet: they build
+# whole signals or read whole models/recordings (18-96 KB) into RAM. Their C
+# paths run on Cortex-M0 through test_runtime_qemu.py and
+# test_frontend_firmware.py; the modules run whole on the Unix port.
+TOO_BIG_FOR_M0 = {"test_kws.py", "test_package.py", "test_runtime.py", "test_soak.py", "test_sources.py",
+                  "test_update.py"}
+
+
+def test_device_suite_passes_on_qemu_m0(capsys, root):
+    _firmware("qemu-m0")
+    files = sorted(p for p in (root / "tests" / "device").glob("test_*.py") if p.name not in TOO_BIG_FOR_M0)
+    assert len(files) >= 10
+    r = subprocess.run([*MPYML, "test-device", "--board", "qemu-m0", *map(str, files)], capture_output=True,
+                       text=True, timeout=3600)
+    with capsys.disabled():
+        print(f"\n--- device suite on qemu-m0 (Cortex-M0, QEMU micro:bit), {len(files)} modules;"
+              f" not yet on this heap: {', '.join(sorted(TOO_BIG_FOR_M0))} ---")
+        print(r.stdout.rstrip())
+        if r.stderr.strip():
+            print(r.stderr.rstrip())
+    m = SUMMARY.search(r.stdout)
+    assert m, "the device runner printed no summary line"
+    passed, failed = int(m.group(1)), int(m.group(2))
+    assert failed == 0 and r.returncode == 0, r.stdout[-4000:]
+    assert passed > 0
+
+
+def _write(folder, name, body):
+    (folder / name).write_text(textwrap.dedent(body))
+
+
+@pytest.mark.parametrize("board", ["qemu-m0", "qemu-m4"])
+def test_runner_outcomes_and_files_reach_the_board(board, tmp_path):
+    _firmware(board)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "blob.bin").write_bytes(bytes(range(256)) * 40)
+    _write(tmp_path, "helper.py", "VALUE = 41\n")
+    _write(tmp_path, "test_b.py", """
+        import os, sys
+        from tinyml.testing import SkipTest
+        import helper
+        HERE = __file__.rsplit("/", 1)[0]
+        BLOB = "data/blob.bin"  # named relative to this file: packed for the run
+        def test_platform():
+            assert sys.platform == "qemu"
+        def test_helper_import():
+            assert helper.VALUE + 1 == 42
+        def test_data_file_zero_copy():
+            with open(HERE + "/" + BLOB, "rb") as f:
+                view = memoryview(f)  # ROMFS files map straight from memory
+                assert len(view) == 10240 and view[257] == 1 and view[-1] == 255
+        def test_relative_paths_and_listdir():
+            os.chdir(HERE)
+            assert sorted(os.listdir("data")) == ["blob.bin"]
+            assert os.stat("./data/../data/blob.bin")[6] == 10240
+        def test_tmp_is_writable():
+            with open("/tmp/x.txt", "w") as f:
+                f.write("abc")
+            assert open("/tmp/x.txt").read() == "abc"
+            os.remove("/tmp/x.txt")
+        def test_writes_overlay_the_image():
+            with open(HERE + "/data/new.bin", "wb") as f:
+                f.write(b"xy")
+            assert sorted(os.listdir(HERE + "/data")) == ["blob.bin", "new.bin"]
+            os.remove(HERE + "/data/new.bin")
+            try:
+                os.remove(HERE + "/" + BLOB)  # packed files are read-only
+            except OSError:
+                return
+            raise AssertionError("a file of the image was removed")
+        def test_urandom():
+            assert len(os.urandom(8)) == 8 and os.urandom(4) != os.urandom(4)
+        def test_fail():
+            assert 1 == 2, "one is not two"
+        def test_skip():
+            raise SkipTest("not here")
+    """)
+    r = subprocess.run([*MPYML, "test-device", "--board", board, str(tmp_path / "test_b.py")],
+                       capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    out = r.stdout
+    assert r.returncode == 1, out + r.stderr
+    assert out.strip().splitlines()[-1] == "7 passed, 1 failed, 1 skipped", out + r.stderr
+    assert "FAIL test_b.py::test_fail" in out and "one is not two" in out
+    assert "SKIP test_b.py::test_skip: not here" in out
+
+
+def test_empty_run_fails_on_qemu(tmp_path):
+    _firmware("qemu-m0")
+    _write(tmp_path, "test_c.py", "X = 1\n")
+    r = subprocess.run([*MPYML, "test-device", "--board", "qemu-m0", str(tmp_path)], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 1
+    assert "0 passed, 0 failed" in r.stdout and "no tests were run" in r.stdout
+
+
+def test_m4_board_is_hard_float_with_fpu_enabled_at_reset():
+    elf = _firmware("qemu-m4")
+    attrs = subprocess.run(["arm-none-eabi-readelf", "-A", str(elf)], capture_output=True, text=True).stdout
+    assert "Tag_ABI_VFP_args: VFP registers" in attrs
+    assert "Tag_FP_arch: VFPv4-D16" in attrs
+    # The vector table at address 0 is the board's: reset enables CP10/CP11 first.
+    assert elf_symbol(elf, "mpyml_fpu_isr_vector") == 0
+    from mpyml.qemu import QemuSession
+
+    with QemuSession("qemu-m4") as s:
+        r = s.repl.exec("import sys\nprint(sys.implementation._machine)\nprint(1.5 * 2.25 + 0.125)\n", timeout=60)
+    assert r.ok, r.error
+    machine, value = r.output.split("\r\n")[:2]
+    assert "Cortex-M4F" in machine and value == "3.5"
+    assert s.proc.returncode == 0  # machine.reset() ended QEMU
+
+
+@pytest.mark.parametrize("board", ["qemu-m0", "qemu-m3", "qemu-m4"])
+def test_images_fit_their_memory(board):
+    b = get_board(board)
+    config = qemu_config(b)
+    elf = _firmware(board)
+    size = elf_size(elf)
+    ram_end = config.ram_origin + config.ram_bytes
+    assert ram_end - elf_symbol(elf, "_ebss") >= config.stack_reserve_bytes
+    if board == "qemu-m0":
+        assert size.flash < b.flash_bytes
+        # person_detect needs an ~82 KB arena: the heap leaves room for it.
+        assert config.heap_bytes >= 200 * 1024
+
+
+def test_romfs_roundtrip_and_alignment():
+    files = {
+        "/a/b/model.tflite": bytes(range(7)) * 1000,
+        "/a/x.py": b"print(1)\n",
+        "/top.bin": b"",
+        "/a/b/c/deep.txt": b"z" * 3,
+    }
+    image = romfs.build_image(files)
+    assert image[:3] == b"\xd2\xcd\x31" and len(image) % 2 == 0
+    assert romfs.read_image(image) == files
+    # Every file's data starts on a 16-byte boundary of the image.
+    for content in files.values():
+        if content:
+            assert image.index(content) % romfs.ALIGN == 0
+
+
+@pytest.mark.parametrize("bad", [{"/a/..": b""}, {"/a": b"1", "/a/b": b"2"}, {"": b"x"}])
+def test_romfs_rejects_bad_trees(bad):
+    with pytest.raises(ValueError):
+        romfs.build_image(bad)
+
+
+def test_varuint_padding_keeps_value():
+    for v in (0, 1, 127, 128, 300, 1 << 20):
+        for width in (0, 4, 6):
+            enc = romfs.varuint(v, width)
+            assert len(enc) >= width
+            assert romfs._read_varuint(enc + b"\xff", 0) == (v, len(enc))
+
+
+def test_instruction_counts_are_deterministic(testdata):
+    from mpyml.bench_board import bench_board
+
+    _firmware("qemu-m0")
+    first = bench_board("qemu-m0", testdata, ["hello_world_int8", "micro_speech_quantized"], runs=2)
+    second = bench_board("qemu-m0", testdata, ["hello_world_int8", "micro_speech_quantized"], runs=2)
+    assert [r.instructions for r in first] == [r.instructions for r in second]
+    hello, speech = first
+    # micro_speech has 336,000 MACs: at least one instruction per MAC, and
+    # far more work than the 3-layer hello_world model.
+    assert speech.instructions > 336_000 and speech.instructions > 50 * hello.instructions
+    assert 0 < speech.arena_used < 16_384
+
+
+def test_run_script_on_qemu(tmp_path):
+    _firmware("qemu-m0")
+    ok = tmp_path / "ok.py"
+    ok.write_text("import sys\nprint('on', sys.platform, sys.argv[1:])\n")
+    r = subprocess.run([*MPYML, "run", "--board", "qemu-m0", str(ok), "x"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "on qemu ['x']" in r.stdout, r.stdout + r.stderr
+    bad = tmp_path / "bad.py"
+    bad.write_text("raise ValueError('no good')\n")
+    r = subprocess.run([*MPYML, "run", "--board", "qemu-m0", str(bad)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "ValueError: no good" in r.stderr
+
+
+def test_a_crashing_device_ends_the_run_with_its_fault_report(tmp_path):
+    _firmware("qemu-m3")
+    script = tmp_path / "fault.py"
+    script.write_text("import machine\nprint('before')\nmachine.mem32[0xfffffff0]\n")
+    r = subprocess.run([*MPYML, "run", "--board", "qemu-m3", str(script)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert "before" in r.stdout and "error: the device crashed" in r.stderr and "R15:" in r.stderr
+    assert "Traceback" not in r.stderr
