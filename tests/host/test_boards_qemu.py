@@ -4,7 +4,6 @@ and what makes each board what it claims to be."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import textwrap
@@ -15,8 +14,9 @@ from mpyml import romfs
 from mpyml.firmware import elf_size, elf_symbol, firmware_path, qemu_config
 from mpyml.boards import get_board
 
+from devsuite import run_and_check
+
 MPYML = [sys.executable, "-m", "mpyml.cli"]
-SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$", re.M)
 
 
 def _firmware(board: str):
@@ -29,27 +29,15 @@ def _firmware(board: str):
 # whole signals or read whole models/recordings (18-96 KB) into RAM. Their C
 # paths run on Cortex-M0 through test_runtime_qemu.py and
 # test_frontend_firmware.py; the modules run whole on the Unix port.
-TOO_BIG_FOR_M0 = {"test_kws.py", "test_package.py", "test_runtime.py", "test_soak.py", "test_sources.py",
-                  "test_update.py"}
+TOO_BIG_FOR_M0 = {"test_kws.py", "test_package.py", "test_soak.py"}
 
 
 def test_device_suite_passes_on_qemu_m0(capsys, root):
     _firmware("qemu-m0")
     files = sorted(p for p in (root / "tests" / "device").glob("test_*.py") if p.name not in TOO_BIG_FOR_M0)
     assert len(files) >= 10
-    r = subprocess.run([*MPYML, "test-device", "--board", "qemu-m0", *map(str, files)], capture_output=True,
-                       text=True, timeout=3600)
-    with capsys.disabled():
-        print(f"\n--- device suite on qemu-m0 (Cortex-M0, QEMU micro:bit), {len(files)} modules;"
-              f" not yet on this heap: {', '.join(sorted(TOO_BIG_FOR_M0))} ---")
-        print(r.stdout.rstrip())
-        if r.stderr.strip():
-            print(r.stderr.rstrip())
-    m = SUMMARY.search(r.stdout)
-    assert m, "the device runner printed no summary line"
-    passed, failed = int(m.group(1)), int(m.group(2))
-    assert failed == 0 and r.returncode == 0, r.stdout[-4000:]
-    assert passed > 0
+    run_and_check("qemu-m0", capsys, f"device suite on qemu-m0 (Cortex-M0, QEMU micro:bit), {len(files)} modules;"
+                  f" not yet on this heap: {', '.join(sorted(TOO_BIG_FOR_M0)) or 'none'}", files)
 
 
 def _write(folder, name, body):

@@ -41,6 +41,84 @@ def test_global_masks_hit_the_target_sparsity_across_layers(model):
     assert kept.min() >= dropped.max()
 
 
+def test_layer_plan_is_exact_uniform_and_protects_first_and_last():
+    from mpyml.compress.prune import layer_plan
+
+    sizes = [160, 288, 512, 288, 512, 96]
+    for s in (0.3, 0.5, 0.8, 0.9):
+        plan = layer_plan(sizes, s, protected=[0, 5], protected_sparsity=0.5)
+        assert sum(plan) == round(s * sum(sizes))
+        assert all(0 <= k <= n for k, n in zip(plan, sizes))
+        rates = [k / n for k, n in zip(plan, sizes)]
+        # Protected layers at most min(s, 0.5) (up to one weight of rounding) while the others share the rest evenly.
+        for i in (0, 5):
+            assert rates[i] <= min(s, 0.5) + 1.0 / sizes[i]
+        inner = rates[1:5]
+        assert max(inner) - min(inner) <= 1.0 / min(sizes[1:5]) + 1e-9
+        assert min(inner) >= s - 1.0 / min(sizes[1:5])
+    # Exempt: the protected layers keep every weight.
+    plan = layer_plan(sizes, 0.6, protected=[0, 5], protected_sparsity=0.0)
+    assert plan[0] == 0 and plan[5] == 0 and sum(plan) == round(0.6 * sum(sizes))
+    # Past the spill limit of the others, the protected layers take the excess and the total stays exact.
+    plan = layer_plan(sizes, 0.95, protected=[0, 5], protected_sparsity=0.0)
+    assert sum(plan) == round(0.95 * sum(sizes)) and plan[0] > 0
+    assert all(k <= 0.98 * n for k, n in zip(plan[1:5], sizes[1:5]))
+
+
+def test_polynomial_schedule_rises_to_the_target():
+    from mpyml.compress.prune import polynomial_sparsity
+
+    vals = [polynomial_sparsity(t, 20, 0.8) for t in range(0, 26)]
+    assert vals[0] == 0.0 and vals[20] == 0.8 and vals[25] == 0.8
+    assert all(b >= a for a, b in zip(vals, vals[1:]))
+    # Cubic: the sparsity rises fast at first and slowly near the end.
+    assert vals[10] - vals[0] > vals[20] - vals[10]
+
+
+def test_layer_masks_exact_sparsity_and_first_layer_exemption(model):
+    from mpyml.compress.prune import apply_masks, layer_masks, prunable_kernels, sparsity_of
+
+    import keras
+
+    layers = [l.name for l, _ in prunable_kernels(model)]
+    for protected_sparsity in (0.0, 0.3):
+        m = keras.models.clone_model(model)
+        m.set_weights(model.get_weights())
+        masks = layer_masks(m, 0.5, protected_sparsity=protected_sparsity)
+        apply_masks(m, masks)
+        zeros, total, _ = sparsity_of(m)
+        assert zeros == round(0.5 * total)
+        first, last = (m.get_layer(layers[0]).get_weights()[0], m.get_layer(layers[-1]).get_weights()[0])
+        assert np.mean(first == 0) <= protected_sparsity + 1.0 / first.size
+        assert np.mean(last == 0) <= protected_sparsity + 1.0 / last.size
+        for name in layers[1:-1]:
+            k = model.get_layer(name).get_weights()[0]
+            keep = masks[name] == 1
+            assert np.mean(~keep) >= 0.5 - 1e-9
+            # Within a layer the survivors are its largest weights.
+            assert np.abs(k[keep]).min() >= np.abs(k[~keep]).max()
+
+
+def test_gradual_pruner_follows_the_schedule_and_ends_at_target(model):
+    import keras
+
+    from mpyml.compress.prune import _Pruner, polynomial_sparsity, sparsity_of
+
+    m = keras.models.clone_model(model)
+    m.set_weights(model.get_weights())
+    opts = {"protect_first": True, "protect_last": True, "protected_sparsity": 0.5}
+    p = _Pruner(keras, m, 0.8, "layer", opts, steps=10, schedule="gradual", ramp=1.0, updates=10)
+    zeros, total, _ = sparsity_of(m)
+    assert zeros == 0
+    for _ in range(5):
+        p.after_step()
+    zeros, total, _ = sparsity_of(m)
+    assert zeros == round(polynomial_sparsity(5, 10, 0.8) * total)
+    p.finish()
+    zeros, total, _ = sparsity_of(m)
+    assert zeros == round(0.8 * total)
+
+
 def test_prune_sweep_reports_sparsity_and_honest_sizes(run):
     r = cli("compress", "prune", run.path, "--sparsity", "0.5,0.9", "--epochs", "1")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -51,8 +129,18 @@ def test_prune_sweep_reports_sparsity_and_honest_sizes(run):
     pruned = rows[1:]
     assert sorted((x["sparsity"], x["fine_tuned"]) for x in pruned) == [(0.5, False), (0.5, True), (0.9, False),
                                                                          (0.9, True)]
+    assert res["method"] == "layer" and res["schedule"] == "gradual"
     for x in pruned:
         assert abs(x["achieved_sparsity"] - x["sparsity"]) < 0.01
+        # The first and last layers are protected, with and without fine-tuning: at most 50% sparse, unless
+        # the others are at their 98% limit (the tiny model's first layer is a large share of its weights).
+        per_layer = list(x["layer_sparsity"].values())
+        inner = per_layer[1:-1]
+        if x["sparsity"] == 0.5:
+            assert per_layer[0] <= 0.5 + 0.01 and per_layer[-1] <= 0.5 + 0.01
+            assert max(inner) - min(inner) < 0.02
+        else:
+            assert min(inner) >= 0.97 and per_layer[0] < min(inner) and per_layer[-1] < min(inner)
         # The zeros survive int8 export (fine-tuning keeps the mask).
         assert x["int8_kernel_sparsity"] >= x["sparsity"] - 0.02
         assert x["nonzero_params"] < base["nonzero_params"]

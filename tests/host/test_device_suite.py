@@ -1,27 +1,17 @@
 """Runs the MicroPython device suite (tests/device) on the Unix-port firmware
 and the device test runner itself on known passing/failing/skipping tests."""
 
-import re
 import subprocess
 import sys
 import textwrap
 
+from devsuite import run_and_check
+
 MPYML = [sys.executable, "-m", "mpyml.cli"]
-SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$", re.M)
 
 
 def test_device_suite_passes(firmware, capsys):
-    r = subprocess.run([*MPYML, "test-device", "--board", "unix"], capture_output=True, text=True, timeout=3600)
-    with capsys.disabled():
-        print("\n--- device suite on unix firmware ---")
-        print(r.stdout.rstrip())
-        if r.stderr.strip():
-            print(r.stderr.rstrip())
-    m = SUMMARY.search(r.stdout)
-    assert m, "the device runner printed no summary line"
-    passed, failed = int(m.group(1)), int(m.group(2))
-    assert failed == 0 and r.returncode == 0, r.stdout[-4000:]
-    assert passed > 0
+    run_and_check("unix", capsys, "device suite on unix firmware")
 
 
 def _write(folder, name, body):

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     ctx = load_context(run, max_train=limit, echo=print)
     run_structured(ctx, ratios=(0.25, 0.5, 0.75), epochs=2, progress=False)
     run_distill(ctx, student="tiny_conv", epochs=6, progress=False)
-    run_prune(ctx, sparsities=(0.5, 0.8, 0.9, 0.95), epochs=2, progress=False)
+    run_prune(ctx, sparsities=(0.5, 0.8, 0.9, 0.95), epochs=4, learning_rate=0.001, progress=False)
     run_verify(ctx, samples=300)
     gate = run_gate(run.path, run.path / "compression" / "structured_25_int8.tflite", echo=print)
     print(gate.format())

@@ -69,6 +69,28 @@ def _bits(r: dict | None) -> list[Block]:
     return out
 
 
+def _ends(per_layer: dict[str, float] | None) -> str:
+    if not per_layer:
+        return "-"
+    v = list(per_layer.values())
+    return f"{_pct(v[0])} / {_pct(v[-1])}"
+
+
+def _prune_method(r: dict) -> str:
+    if r.get("method", "global") == "global":
+        return "Global magnitude pruning (one threshold for all layers)"
+    kept = [n for n, on in (("first", r.get("protect_first")), ("last", r.get("protect_last"))) if on]
+    prot = (f", {' and '.join(kept)} layer pruned at most {r.get('protected_sparsity', 0.5):.0%}" if kept else "")
+    return f"Layer-wise magnitude pruning (the same sparsity in every unprotected layer{prot})"
+
+
+def _prune_schedule(r: dict) -> str:
+    if r.get("schedule", "oneshot") == "gradual":
+        return (f"sparsity raised from 0 to the target along a cubic schedule over the first "
+                f"{r.get('ramp', 0.6):.0%} of the steps, masks re-applied after every step")
+    return "pruned first, the mask held"
+
+
 def _prune(r: dict | None) -> list[Block]:
     if r is None:
         return _missing("prune")
@@ -76,13 +98,13 @@ def _prune(r: dict | None) -> list[Block]:
     for x in r["rows"]:
         rows.append([f"{x['sparsity']:.0%}", "yes" if x["fine_tuned"] else "no", _num(x["nonzero_params"]),
                      _pct(x.get("achieved_sparsity")), _pct(x.get("int8_kernel_sparsity")), _pct(x["float"]),
-                     _pct(x["int8"]), _num(x["tflite_bytes"]), _num(x["gzip_bytes"])])
+                     _pct(x["int8"]), _num(x["tflite_bytes"]), _num(x["gzip_bytes"]), _ends(x.get("layer_sparsity"))])
     lat = ", ".join(f"{k}: {v:.3f} ms" for k, v in r.get("latency_ms", {}).items())
     return [
-        ("p", f"Global magnitude pruning of {r['prunable_weights']:,d} kernel weights; fine-tuning {r['epochs']} "
-              f"epochs with the mask held. {r['note']} Latency in the mpyml runtime: {lat or 'not measured'}."),
+        ("p", f"{_prune_method(r)} of {r['prunable_weights']:,d} kernel weights; fine-tuning {r['epochs']} "
+              f"epochs, {_prune_schedule(r)}. {r['note']} Latency in the mpyml runtime: {lat or 'not measured'}."),
         ("table", ["target sparsity", "fine-tuned", "non-zero params", "kernel sparsity", "int8 kernel zeros",
-                   "float", "int8", ".tflite B", "gzip B"], rows),
+                   "float", "int8", ".tflite B", "gzip B", "first / last layer sparsity"], rows),
         ("img", "plots/prune.png", "accuracy vs non-zero parameters"),
     ]
 

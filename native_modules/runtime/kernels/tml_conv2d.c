@@ -72,13 +72,7 @@ tml_status_t tml_conv2d_prepare(tml_op_ctx_t *ctx) {
     d->output_offset = out->zero_point;
     d->scratch = ctx->request_scratch(ctx, 4 * (size_t)cout);
     TML_KCHECK(d->scratch >= 0, TML_ERR_ARENA_SMALL, "CONV_2D: arena full");
-    for (int32_t c = 0; c < cout; c++) {
-        double real = (double)in->scale * (double)tml_tensor_scale(filter, filter->n_quant > 1 ? (uint32_t)c : 0)
-            / (double)out->scale;
-        int sh;
-        tml_quantize_multiplier(real, &d->mult[c], &sh);
-        shift[c] = (int8_t)sh;
-    }
+    tml_channel_multipliers(in, filter, out, cout, d->mult, shift);
     ctx->user_data = d;
     return TML_OK;
 }

@@ -62,12 +62,7 @@ tml_status_t tml_fully_connected_prepare(tml_op_ctx_t *ctx) {
     d->input_offset = -in->zero_point;
     d->filter_offset = -filter->zero_point;
     d->output_offset = out->zero_point;
-    for (int32_t c = 0; c < nq; c++) {
-        double real = (double)in->scale * (double)tml_tensor_scale(filter, (uint32_t)c) / (double)out->scale;
-        int sh;
-        tml_quantize_multiplier(real, &d->mult[c], &sh);
-        shift[c] = (int8_t)sh;
-    }
+    tml_channel_multipliers(in, filter, out, nq, d->mult, shift);
     ctx->user_data = d;
     return TML_OK;
 }

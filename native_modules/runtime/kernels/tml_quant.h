@@ -161,6 +161,20 @@ static inline int tml_q8_ok(const tml_tensor_t *t) {
     return t->n_quant >= 1 && tml_scale_ok(t->scale) && t->zero_point >= -128 && t->zero_point <= 127;
 }
 
+// Output multipliers of a convolution-like op: one per output channel
+// (n > 1, per-channel filter) or one for the tensor (n == 1), from
+// input_scale * filter_scale[c] / output_scale.
+static inline void tml_channel_multipliers(const tml_tensor_t *in, const tml_tensor_t *filter,
+    const tml_tensor_t *out, int32_t n, int32_t *mult, int8_t *shift) {
+    for (int32_t c = 0; c < n; c++) {
+        uint32_t fc = filter->n_quant > 1 ? (uint32_t)c : 0;
+        double real = (double)in->scale * (double)tml_tensor_scale(filter, fc) / (double)out->scale;
+        int sh;
+        tml_quantize_multiplier(real, &mult[c], &sh);
+        shift[c] = (int8_t)sh;
+    }
+}
+
 // Quantized [min, max] of a fused activation for an int8 output.
 static inline tml_status_t tml_activation_range_s8(int activation, float scale, int32_t zero_point,
     int32_t *act_min, int32_t *act_max) {
