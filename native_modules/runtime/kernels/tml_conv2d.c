@@ -5,15 +5,7 @@
 #include "tml_kernels.h"
 #include "tml_mac.h"
 #include "tml_quant.h"
-
-typedef struct {
-    int32_t stride_w, stride_h, dil_w, dil_h, pad_w, pad_h;
-    int32_t act_min, act_max;
-    float fact_min, fact_max;
-    int32_t input_offset, output_offset;
-    int32_t scratch;        // per output channel: bias + input_offset * sum(filter)
-    int32_t mult[];         // per output channel, followed by the int8 shifts
-} tml_conv_data_t;
+#include "tml_fast.h"
 
 tml_status_t tml_conv2d_prepare(tml_op_ctx_t *ctx) {
     TML_KCHECK(ctx->n_inputs >= 2 && ctx->n_outputs == 1, TML_ERR_MODEL, "CONV_2D: expects 2 or 3 inputs and 1 output");
@@ -73,6 +65,7 @@ tml_status_t tml_conv2d_prepare(tml_op_ctx_t *ctx) {
     d->scratch = ctx->request_scratch(ctx, 4 * (size_t)cout);
     TML_KCHECK(d->scratch >= 0, TML_ERR_ARENA_SMALL, "CONV_2D: arena full");
     tml_channel_multipliers(in, filter, out, cout, d->mult, shift);
+    TML_FAST_PREPARE(conv2d, "CONV_2D");
     ctx->user_data = d;
     return TML_OK;
 }
@@ -124,6 +117,7 @@ tml_status_t tml_conv2d_eval(tml_op_ctx_t *ctx) {
         conv_eval_f32(d, in, filter, tml_kin(ctx, 2), out);
         return TML_OK;
     }
+    TML_FAST_EVAL(conv2d);
     const int32_t nb = in->dims[0], ih = in->dims[1], iw = in->dims[2], cin = in->dims[3];
     const int32_t cout = filter->dims[0], fh = filter->dims[1], fw = filter->dims[2], cin_g = filter->dims[3];
     const int32_t oh = out->dims[1], ow = out->dims[2];

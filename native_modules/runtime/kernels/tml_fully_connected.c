@@ -4,15 +4,7 @@
 #include "tml_kernels.h"
 #include "tml_mac.h"
 #include "tml_quant.h"
-
-typedef struct {
-    int32_t act_min, act_max;
-    float fact_min, fact_max;
-    int32_t input_offset, filter_offset, output_offset;
-    int32_t per_channel;
-    int32_t n_mult;
-    int32_t mult[];         // one entry, or one per unit; then the int8 shifts
-} tml_fc_data_t;
+#include "tml_fast.h"
 
 tml_status_t tml_fully_connected_prepare(tml_op_ctx_t *ctx) {
     TML_KCHECK(ctx->n_inputs >= 2 && ctx->n_outputs == 1, TML_ERR_MODEL, "FULLY_CONNECTED: expects 2 or 3 inputs and 1 output");
@@ -63,6 +55,7 @@ tml_status_t tml_fully_connected_prepare(tml_op_ctx_t *ctx) {
     d->filter_offset = -filter->zero_point;
     d->output_offset = out->zero_point;
     tml_channel_multipliers(in, filter, out, nq, d->mult, shift);
+    TML_FAST_PREPARE(fc, "FULLY_CONNECTED");
     ctx->user_data = d;
     return TML_OK;
 }
@@ -91,6 +84,7 @@ tml_status_t tml_fully_connected_eval(tml_op_ctx_t *ctx) {
         }
         return TML_OK;
     }
+    TML_FAST_EVAL(fc);
     const int8_t *x = (const int8_t *)in->data;
     const int8_t *w = (const int8_t *)filter->data;
     int8_t *y = (int8_t *)out->data;
