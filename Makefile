@@ -14,8 +14,8 @@ APT_PACKAGES := build-essential git pkg-config libffi-dev xz-utils debian-archiv
 
 NATIVE_SOURCES := $(shell find native_modules -name '*.[ch]' 2>/dev/null)
 
-.PHONY: help deps venv native sdk firmware firmware-qemu firmware-rp2 test test-host test-device demo benchmark-kws benchmark-compress soak clean \
-	native-check fuzz fuzz-smoke fuzz-seeds conformance-full
+.PHONY: help deps venv native sdk firmware firmware-qemu firmware-rp2 natmod test test-host test-device demo benchmark-kws benchmark-compress soak clean \
+	native-check fuzz fuzz-smoke fuzz-seeds conformance-full bench-qemu icount-baseline
 
 help:
 	@echo "make demo   - the main job, end to end"
@@ -51,13 +51,18 @@ QEMU_BOARDS := qemu-m0 qemu-m3 qemu-m4
 firmware-qemu: sdk
 	@for b in $(QEMU_BOARDS); do nice $(MPYML) build --board $$b || exit 1; done
 
-test-host: native firmware firmware-qemu
+# The RP2040 image is part of the test run (a clean fetch + build adds about 2-4 minutes).
+test-host: native firmware firmware-qemu firmware-rp2
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # RP2040 image (.uf2 + .elf): fetches the pico-sdk, tinyusb, mbedtls and picotool sources first.
 firmware-rp2: sdk
 	$(MPYML) sdk fetch --board RPI_PICO
 	nice $(MPYML) build --board RPI_PICO
+
+# _tinyml.mpy for x64/armv6m/armv7m/armv7emsp + mip package in build/natmod/package.
+natmod: sdk
+	nice $(MPYML) natmod build
 
 test-device: firmware
 	$(MPYML) test-device --board unix
@@ -82,6 +87,14 @@ SEED ?= 1
 conformance-full: native
 	MPYML_CONFORMANCE_N=$(N) MPYML_CONFORMANCE_SEED=$(SEED) nice $(BIN)/pytest -q tests/host/test_kernels_conformance.py
 
+# Instructions per invoke on the QEMU boards vs TFLM (docs/benchmark.md); icount-baseline
+# refreshes the baseline of tests/host/test_bench_icount.py from the current firmware.
+bench-qemu: firmware-qemu
+	$(MPYML) bench --board qemu-m0 --board qemu-m3 --board qemu-m4
+icount-baseline: firmware-qemu
+	$(MPYML) bench board --board qemu-m0 --board qemu-m3 --board qemu-m4 --summary \
+		--write-baseline tests/host/data/icount_baseline.json
+
 # Opt-in quality benchmark (long): 12 classes, >= 500 clips per class, held-out voices.
 benchmark-kws: native
 	nice $(BIN)/python -m mpyml.benchmark_kws --models ds_cnn_s,micro_kws_cnn,tiny_conv,dnn
@@ -90,7 +103,7 @@ benchmark-kws: native
 # pruning, distillation, verifier and gate on the synthetic KWS benchmark;
 # writes build/benchmark-compress/runs/baseline/compression/compression.{md,html}.
 benchmark-compress: native
-	nice $(BIN)/python -m mpyml.compress.benchmark
+	nice -n 10 $(BIN)/python -m mpyml.compress.benchmark
 
 # The portable C core (runtime, frontend) must build warning-free as C99 for
 # the host and both Cortex-M profiles.

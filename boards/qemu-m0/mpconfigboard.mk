@@ -1,10 +1,12 @@
 # mpyml board for MicroPython's qemu port: Cortex-M0 (the RP2040's
-# instruction set) on QEMU's micro:bit machine with 1 MB flash and 256 KB SRAM.
+# instruction set) on QEMU's micro:bit machine with 1 MB flash and the
+# RP2040's 264 KB of RAM for the firmware (its heap is the size of the
+# RPI_PICO firmware's heap); SRAM past that holds the RAM disk of test runs.
 #
 #   make -C ports/qemu BOARD=qemu-m0 BOARD_DIR=<mpyml>/boards/qemu-m0
 QEMU_ARCH = arm
 QEMU_MACHINE = microbit
-QEMU_ARGS += -global nrf51-soc.flash-size=1048576 -global nrf51-soc.sram-size=262144
+QEMU_ARGS += -global nrf51-soc.flash-size=1048576 -global nrf51-soc.sram-size=532480
 
 CFLAGS += -mthumb -mcpu=cortex-m0 -mfloat-abi=soft
 CFLAGS += -DQEMU_SOC_NRF51
@@ -14,7 +16,7 @@ CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M0"'
 CFLAGS += -DMICROPY_EMIT_THUMB=1 -DMICROPY_EMIT_INLINE_THUMB=1 -DMICROPY_EMIT_THUMB_ARMV7M=0
 
 LDSCRIPT = $(BOARD_DIR)/../qemu-common/flash_ram.ld
-SRC_C += $(BOARD_DIR)/../qemu-common/board_hal.c
+SRC_C += $(BOARD_DIR)/../qemu-common/board_hal.c $(BOARD_DIR)/../qemu-common/ramdisk.c
 
 # os.urandom and os.getenv/putenv/unsetenv for the emulated boards (boards/qemu-common/modos_qemu.c).
 CFLAGS += -DMICROPY_PY_OS_URANDOM=1 -DMICROPY_PY_OS_GETENV_PUTENV_UNSETENV=1 -DMICROPY_PY_OS_INCLUDEFILE='"$(abspath $(BOARD_DIR)/../qemu-common/modos_qemu.c)"'

@@ -10,7 +10,7 @@ CFLAGS += -DQEMU_SOC_MPS2
 CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M3"'
 
 LDSCRIPT = $(BOARD_DIR)/../qemu-common/ram.ld
-SRC_C += $(BOARD_DIR)/../qemu-common/board_hal.c
+SRC_C += $(BOARD_DIR)/../qemu-common/board_hal.c $(BOARD_DIR)/../qemu-common/ramdisk.c
 
 # os.urandom and os.getenv/putenv/unsetenv for the emulated boards (boards/qemu-common/modos_qemu.c).
 CFLAGS += -DMICROPY_PY_OS_URANDOM=1 -DMICROPY_PY_OS_GETENV_PUTENV_UNSETENV=1 -DMICROPY_PY_OS_INCLUDEFILE='"$(abspath $(BOARD_DIR)/../qemu-common/modos_qemu.c)"'

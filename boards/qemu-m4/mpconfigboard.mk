@@ -17,7 +17,7 @@ LDFLAGS += -mthumb -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard
 # Own vector table (placed first by ram.ld) whose reset handler turns the
 # FPU on, then hands over to the port's Reset_Handler.
 LDSCRIPT = $(BOARD_DIR)/../qemu-common/ram.ld
-SRC_C += $(BOARD_DIR)/fpu_reset.c $(BOARD_DIR)/../qemu-common/board_hal.c
+SRC_C += $(BOARD_DIR)/fpu_reset.c $(BOARD_DIR)/../qemu-common/board_hal.c $(BOARD_DIR)/../qemu-common/ramdisk.c
 
 # os.urandom and os.getenv/putenv/unsetenv for the emulated boards (boards/qemu-common/modos_qemu.c).
 CFLAGS += -DMICROPY_PY_OS_URANDOM=1 -DMICROPY_PY_OS_GETENV_PUTENV_UNSETENV=1 -DMICROPY_PY_OS_INCLUDEFILE='"$(abspath $(BOARD_DIR)/../qemu-common/modos_qemu.c)"'

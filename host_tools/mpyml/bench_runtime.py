@@ -129,35 +129,74 @@ void bench_entry(void) {
 """
 
 
-def code_size(ops: tuple[str, ...] = KWS_OPS) -> dict[str, dict[str, int]]:
+# Size-constrained builds (compile-time switches of the runtime): int8-only
+# kernels; also without the detailed error texts and the op-name table; and
+# smallest, with the portable kernels instead of the architecture fast paths.
+SIZE_VARIANTS = {
+    "": [],
+    "-int8": ["-DTML_KERNELS_FLOAT32=0"],
+    "-int8-short": ["-DTML_KERNELS_FLOAT32=0", "-DTML_ERROR_TEXT=0"],
+    "-min": ["-DTML_KERNELS_FLOAT32=0", "-DTML_ERROR_TEXT=0", "-DTML_FAST_NONE"],
+}
+# Compiler support routines of soft floating point (libgcc).
+_SOFT_FLOAT = re.compile(r"^__(aeabi_[df]?(add|sub|mul|div|cmp\w*|[dfi]2\w+|ui2\w+|l2\w+)|\w+[sd]f[23]?)$")
+
+
+def _map_sizes(map_text: str) -> int:
+    """Bytes of .text/.rodata input sections from the runtime's own objects
+    (not from libgcc/libc archives, nor the link-root entry function)."""
+    total = 0
+    for m in re.finditer(r"^ (\.text\S*|\.rodata\S*)\s*\n?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S+)", map_text, re.M):
+        sec, addr, size, obj = m.groups()
+        if int(addr, 16) == 0 or "(" in obj or sec.endswith("bench_entry"):
+            continue
+        total += int(size, 16)
+    return total
+
+
+def code_size(ops: tuple[str, ...] = KWS_OPS) -> dict[str, dict[str, int | list[str]]]:
     """text/data/bss of the runtime linked for each ARM target with -Os and
-    --gc-sections, with only `ops` registered; "core" rows have no kernels."""
+    --gc-sections, with only `ops` registered; "core" rows have no kernels.
+    armv6m also in the size-constrained variants (SIZE_VARIANTS).
+    runtime_text: text + rodata of the runtime's and kernels' own objects
+    (from the linker map; without libgcc/libc); soft_float: the soft
+    floating-point routines the image links."""
     if shutil.which("arm-none-eabi-gcc") is None:
         raise MpymlError("arm-none-eabi-gcc is not installed (make deps)")
     native = project_root() / "native_modules"
     core = sorted((native / "core").glob("*.c")) + sorted((native / "runtime").glob("*.c"))
     kernels = [p for p in sorted((native / "runtime" / "kernels").glob("*.c")) if p.name != "tml_registry.c"]
     incs = [f"-I{native / d}" for d in ("core", "runtime", "runtime/kernels")]
-    out: dict[str, dict[str, int]] = {}
+    out: dict[str, dict[str, int | list[str]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         (t / "entry.c").write_text(ENTRY)
         (t / "registry_ops.c").write_text(_registry_source(ops))
         (t / "registry_none.c").write_text("#include \"tml_op.h\"\n"
                                            "const tml_op_registration_t tml_op_registry[] = {{ 0, 0, NULL, NULL, NULL }};\n")
-        for target, flags in ARM_TARGETS.items():
-            for label, extra in ((target, kernels + [t / "registry_ops.c"]), (f"{target}-core", [t / "registry_none.c"])):
-                elf = t / f"{label}.elf"
-                cmd = ["arm-none-eabi-gcc", *flags, "-Os", "-std=c99", "-ffunction-sections", "-fdata-sections",
-                       *incs, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
-                       "-Wl,--gc-sections", "-Wl,-e,bench_entry", "-o", str(elf),
-                       str(t / "entry.c"), *map(str, core), *map(str, extra), "-lm"]
-                r = subprocess.run(cmd, capture_output=True, text=True)
-                if r.returncode != 0:
-                    raise MpymlError(f"ARM size build failed: {r.stderr.strip()[-800:]}")
-                r = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True, check=True)
-                text, data, bss = (int(v) for v in r.stdout.splitlines()[1].split()[:3])
-                out[label] = {"text": text, "data": data, "bss": bss}
+        builds = []
+        for target in ARM_TARGETS:
+            for suffix, defines in SIZE_VARIANTS.items():
+                if suffix and target != "armv6m":
+                    continue
+                builds.append((target + suffix, target, defines, kernels + [t / "registry_ops.c"]))
+            builds.append((f"{target}-core", target, [], [t / "registry_none.c"]))
+        for label, target, defines, extra in builds:
+            elf = t / f"{label}.elf"
+            cmd = ["arm-none-eabi-gcc", *ARM_TARGETS[target], "-Os", "-std=c99", "-ffunction-sections", "-fdata-sections",
+                   *defines, *incs, "-nostartfiles", "--specs=nano.specs", "--specs=nosys.specs",
+                   "-Wl,--gc-sections", "-Wl,-e,bench_entry", f"-Wl,-Map,{elf}.map", "-o", str(elf),
+                   str(t / "entry.c"), *map(str, core), *map(str, extra), "-lm"]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                raise MpymlError(f"ARM size build failed: {r.stderr.strip()[-800:]}")
+            r = subprocess.run(["arm-none-eabi-size", str(elf)], capture_output=True, text=True, check=True)
+            text, data, bss = (int(v) for v in r.stdout.splitlines()[1].split()[:3])
+            nm = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True)
+            soft = sorted({line.split()[-1] for line in nm.stdout.splitlines()
+                           if line.split() and _SOFT_FLOAT.match(line.split()[-1])})
+            out[label] = {"text": text, "data": data, "bss": bss,
+                          "runtime_text": _map_sizes(Path(f"{elf}.map").read_text()), "soft_float": soft}
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -93,11 +94,37 @@ def boards_cmd() -> None:
 @click.option("--board", required=True, help="Board name (see `mpyml boards`).")
 @click.option("-j", "--jobs", type=int, default=None, help="Parallel make jobs (default: CPU count).")
 @click.option("--clean", is_flag=True, help="Remove the board's build folder first.")
-def build_cmd(board: str, jobs: int | None, clean: bool) -> None:
-    """Build MicroPython firmware with the mpyml native modules and frozen tinyml."""
+@click.option("--model", "models", multiple=True, type=click.Path(path_type=Path),
+              help="Model package folder or .tflite (repeatable): build only the kernels these models use.")
+@click.option("--ops", default=None, help="Comma-separated operators to build in (with or instead of --model).")
+@click.option("--int8-only", is_flag=True, help="Leave the float32 kernels out (smaller flash).")
+@click.option("--short-errors", is_flag=True, help="Status texts instead of detailed load/kernel errors (smaller flash).")
+@click.option("--portable-kernels", is_flag=True, help="Portable C kernels only, no architecture fast paths "
+              "(smallest flash, slower).")
+def build_cmd(board: str, jobs: int | None, clean: bool, models: tuple[Path, ...], ops: str | None,
+              int8_only: bool, short_errors: bool, portable_kernels: bool) -> None:
+    """Build MicroPython firmware with the mpyml native modules and frozen tinyml.
+
+    With --model/--ops the firmware registers only the kernels of those
+    operators (a model needing another one is refused at load, naming it);
+    it goes to its own build folder and the flash saving is printed, as with
+    the size switches."""
     from .firmware import build
 
-    r = build(board, jobs=jobs, clean=clean, log=lambda m: click.echo(m, err=True))
+    opset = None
+    switches = [name for name, on in (("int8_only", int8_only), ("short_errors", short_errors),
+                                      ("portable_kernels", portable_kernels)) if on]
+    if models or ops or switches:
+        from .opset import opset_from
+
+        opset = opset_from(list(models), (ops or "").split(","), switches)
+        click.echo(f"operators: {', '.join(opset.ops) if opset.ops is not None else 'all'}"
+                   + (f"; switches: {' '.join(opset.defines)}" if opset.defines else ""), err=True)
+    r = build(board, jobs=jobs, clean=clean, log=lambda m: click.echo(m, err=True), opset=opset)
+    if opset is not None:
+        from .opset import flash_saving
+
+        click.echo(flash_saving(board, r.firmware))
     click.echo(f"{r.firmware} ({r.seconds:.1f} s)")
 
 

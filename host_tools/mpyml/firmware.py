@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from .boards import Board, get_board
+from .opset import OpSet
 from .errors import BuildError
 from .paths import build_dir, project_root
 from .sdk import Sdk, require_sdk
@@ -95,18 +96,24 @@ def _stub_lib_dir(out: Path) -> Path:
     return stub
 
 
-def _out_dir(board: Board, plain: bool) -> Path:
+def _out_dir(board: Board, plain: bool, opset: OpSet | None = None) -> Path:
     # "plain" firmware leaves the mpyml native modules out (for testing the
-    # native .mpy modules the way stock firmware loads them).
-    return build_dir(board.name + ("-plain" if plain else ""))
+    # native .mpy modules the way stock firmware loads them); a model-aware
+    # build (an op set) gets a folder per op set beside the default one.
+    return build_dir(board.name + ("-plain" if plain else "") + (f"-{opset.tag}" if opset else ""))
+
+
+def _opset_args(out: Path, opset: OpSet | None) -> list[str]:
+    return opset.make_args(out) if opset else []
 
 
 def _user_c_modules(plain: bool) -> list[str]:
     return [] if plain else [f"USER_C_MODULES={project_root() / 'native_modules'}"]
 
 
-def build_unix(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False) -> BuildResult:
-    out = _out_dir(board, plain)
+def build_unix(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False,
+               opset: OpSet | None = None) -> BuildResult:
+    out = _out_dir(board, plain, opset)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "build.log"
     log_path.write_text("")
@@ -128,6 +135,7 @@ def build_unix(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool =
         # Modules whose third-party sources the pinned tarball leaves out.
         "MICROPY_PY_BTREE=0",
         "MICROPY_PY_SSL=0",
+        *_opset_args(out, opset),
     ]
     log(f"building MicroPython {sdk.version} unix/{board.variant} {'without' if plain else 'with'} mpyml native modules (log: {log_path})")
     _run_make(args, log_path, _build_env(sdk), "Unix port build")
@@ -154,6 +162,7 @@ class QemuConfig:
     romfs_end: int
     timer: str  # "nrf51" or "cmsdk": the 32-bit timer that counts virtual time
     ramdisk_bytes: int = 65536  # size of the RAM filesystem mounted at /tmp for runs
+    ramdisk_addr: int = 0  # its memory outside the heap (0: a bytearray on the heap)
     port_board: str | None = None  # a board of MicroPython's ports/qemu
     board_dir: str | None = None  # or a board folder of our own, relative to boards/<name>/
 
@@ -241,9 +250,10 @@ def _board_files_digest(board: Board) -> list[str]:
     return lines
 
 
-def build_qemu(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False) -> BuildResult:
+def build_qemu(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False,
+               opset: OpSet | None = None) -> BuildResult:
     config = qemu_config(board)
-    out = _out_dir(board, plain)
+    out = _out_dir(board, plain, opset)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "build.log"
     log_path.write_text("")
@@ -265,6 +275,7 @@ def build_qemu(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool =
         f"MICROPY_HEAP_SIZE={config.heap_bytes}",
         # littlefs on a RAM block device gives tests a writable /tmp.
         "MICROPY_VFS_LFS2=1",
+        *_opset_args(out, opset),
     ]
     if config.port_board:
         args.append(f"BOARD={config.port_board}")
@@ -334,7 +345,7 @@ BUILDERS = {"unix": build_unix, "qemu": build_qemu, "rp2": build_rp2, "esp32": m
 
 
 def build(board_name: str, jobs: int | None = None, clean: bool = False, log: Log = print,
-          plain: bool = False) -> BuildResult:
+          plain: bool = False, opset: OpSet | None = None) -> BuildResult:
     board = get_board(board_name)
     builder = BUILDERS.get(board.port)
     if builder is None:
@@ -342,8 +353,12 @@ def build(board_name: str, jobs: int | None = None, clean: bool = False, log: Lo
             f"board {board.name} uses MicroPython's {board.port} port, which this version of mpyml cannot build yet; "
             f"buildable ports: {', '.join(sorted(BUILDERS))}"
         )
-    if clean and _out_dir(board, plain).exists():
-        shutil.rmtree(_out_dir(board, plain))
+    if opset is not None and board.port not in ("unix", "qemu"):
+        raise BuildError(f"model-aware builds (--model/--ops) support the unix and qemu boards, not {board.name}")
+    if clean and _out_dir(board, plain, opset).exists():
+        shutil.rmtree(_out_dir(board, plain, opset))
+    if opset is not None:
+        return builder(board, require_sdk(), jobs, log, plain=plain, opset=opset)
     return builder(board, require_sdk(), jobs, log, plain=plain)
 
 

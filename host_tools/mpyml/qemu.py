@@ -232,7 +232,8 @@ class QemuSession:
             return ""
         env = "".join(f"os.putenv({k!r}, {v!r})\n" for k, v in sorted(os.environ.items()) if k.startswith("MPYML_"))
         return (f"{script('romvfs')}\n"
-                f"mount_rom({self.romfs_addr:#x}, {str(self.cwd or '/')!r}, {self.config.ramdisk_bytes})\n{env}")
+                f"mount_rom({self.romfs_addr:#x}, {str(self.cwd or '/')!r}, {self.config.ramdisk_bytes}, "
+                f"{self.config.ramdisk_addr:#x})\n{env}")
 
     def mount(self) -> None:
         assert self.repl is not None

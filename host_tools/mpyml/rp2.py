@@ -203,6 +203,20 @@ def picotool_dir(rp: Rp2Sdk) -> Path:
     return found[0].parent
 
 
+def _drop_stale_cache(obj: Path, source: Path, log: Log) -> None:
+    # CMake refuses a build folder configured from another source tree (e.g.
+    # an SDK cached under another $MPYML_HOME): start that folder afresh.
+    cache = obj / "CMakeCache.txt"
+    if not cache.is_file():
+        return
+    for line in cache.read_text(errors="replace").splitlines():
+        if line.startswith("CMAKE_HOME_DIRECTORY:INTERNAL="):
+            if Path(line.split("=", 1)[1]).resolve() != source.resolve():
+                log(f"the build folder was configured from {line.split('=', 1)[1]}: rebuilding from scratch")
+                shutil.rmtree(obj)
+            return
+
+
 def build_rp2(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False,
               model_dir: Path | None = None) -> "BuildResult":
     from .firmware import BuildResult, _build_env, _run_make, _stub_lib_dir, build_mpy_cross, elf_size, write_manifest
@@ -223,6 +237,7 @@ def build_rp2(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = 
         extra.append(f'freeze("{model_dir.parent}", "{model_dir.name}")')
     manifest = write_manifest(out, extra)
     obj = out / "obj"
+    _drop_stale_cache(obj, sdk.path / "ports" / "rp2", log)
     args = [
         "cmake", "-S", str(sdk.path / "ports" / "rp2"), "-B", str(obj),
         f"-DMICROPY_BOARD={board.variant}",
@@ -245,7 +260,7 @@ def build_rp2(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = 
     size = elf_size(out / "firmware.elf")
     log(f"{board.name}: text {size.text} B, data {size.data} B, bss {size.bss} B; "
         f"{out / 'firmware.uf2'} {uf2.stat().st_size} B")
-    for line in fit_report(board, size):
+    for line in fit_report(board, size, out / "firmware.elf", model_dir):
         log(line)
     return BuildResult(board.name, out / "firmware.uf2", log_path, time.monotonic() - start)
 
@@ -254,19 +269,53 @@ def build_rp2(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = 
 # Arenas of the real models measured with this runtime (mpyml bench board).
 MODEL_ARENAS = {"micro_speech_quantized": 7072, "kws_ref_model": 23104, "person_detect": 78432}
 STACK_AND_RESERVED = 8192  # the rp2 port's core-0 stack and scratch areas outside the GC heap
+RAM_ORIGIN = 0x20000000
 
 
-def fit_report(board: Board, size) -> list[str]:
-    """Flash and RAM use against the board budget, and which arenas fit the heap."""
+def gc_heap_bytes(elf: Path) -> int | None:
+    """Size of the MicroPython heap of an rp2 image (its linker script gives
+    the heap the RAM between .bss and the stacks); None if not an rp2 image."""
+    from .firmware import elf_symbol
+
+    try:
+        return elf_symbol(elf, "__GcHeapEnd") - elf_symbol(elf, "__GcHeapStart")
+    except BuildError:
+        return None
+
+
+def _package_arena(model_dir: Path) -> tuple[str, int] | None:
+    try:
+        m = json.loads((model_dir / "manifest.json").read_text())
+        return str(m.get("name", model_dir.name)), int(m["model"]["arena_bytes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def fit_report(board: Board, size, elf: Path | None = None, model_dir: Path | None = None) -> list[str]:
+    """Flash and RAM use against the board budget, and which arenas fit the heap
+    (the frozen model package's first, then the reference models')."""
     lines = []
     if board.firmware_flash_bytes:
         pct = 100 * size.flash / board.firmware_flash_bytes
         lines.append(f"flash: {size.flash} of {board.firmware_flash_bytes} B for firmware ({pct:.1f}%), "
                      f"{board.firmware_flash_bytes - size.flash} B left for frozen models")
     if board.ram_bytes:
-        heap = board.ram_bytes - size.ram - STACK_AND_RESERVED
-        lines.append(f"RAM: {size.ram} B static of {board.ram_bytes} B; about {heap} B for the MicroPython heap")
-        for name, arena in MODEL_ARENAS.items():
+        heap = gc_heap_bytes(elf) if elf is not None else None
+        if heap is None:
+            heap = board.ram_bytes - size.ram - STACK_AND_RESERVED
+            lines.append(f"RAM: {size.ram} B static of {board.ram_bytes} B; about {heap} B for the MicroPython heap")
+        else:
+            from .firmware import elf_symbol
+
+            # Below the heap: .data (with the code that runs from RAM) and .bss.
+            static = elf_symbol(elf, "__GcHeapStart") - RAM_ORIGIN
+            lines.append(f"RAM: {static} B static (.data incl. RAM code, .bss), MicroPython heap {heap} B, "
+                         f"{board.ram_bytes - static - heap} B stacks, of {board.ram_bytes} B")
+        arenas = dict(MODEL_ARENAS)
+        own = _package_arena(model_dir) if model_dir is not None else None
+        if own is not None:
+            arenas = {f"{own[0]} (frozen)": own[1], **arenas}
+        for name, arena in arenas.items():
             verdict = "fits" if arena < heap else "does NOT fit"
             lines.append(f"  arena of {name} ({arena} B) {verdict} ({heap - arena} B heap left)")
     return lines

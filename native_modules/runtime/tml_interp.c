@@ -15,6 +15,15 @@
 #define TML_ALIGN 16u
 #define TML_OP_CUSTOM 32
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define TML_LE_HOST 0
+#else
+#define TML_LE_HOST 1
+#endif
+
+// Shape of a scalar (ndim 0): never read by a correct kernel.
+static const int32_t tml_scalar_dims[1] = { 1 };
+
 // Schema field numbers.
 enum { MODEL_VERSION = 0, MODEL_OPCODES = 1, MODEL_SUBGRAPHS = 2, MODEL_BUFFERS = 4 };
 enum { SG_TENSORS = 0, SG_INPUTS = 1, SG_OUTPUTS = 2, SG_OPERATORS = 3 };
@@ -29,11 +38,36 @@ enum { OPCODE_DEPRECATED = 0, OPCODE_CUSTOM = 1, OPCODE_VERSION = 2, OPCODE_BUIL
 
 enum { PHASE_NONE = 0, PHASE_LOAD, PHASE_PREPARE, PHASE_READY };
 
-// An op is its kernel context; the registration is found again by code
-// (a short table scan) rather than stored, to keep per-op memory small.
+// An op in the arena holds only what differs between ops. Kernels see it
+// through the interpreter's single context (tml_interp_t.ctx), filled in
+// before each prepare()/eval() call: the services, the model and the
+// interpreter pointer are the same for every op and are not repeated.
 typedef struct tml_node {
-    tml_op_ctx_t ctx;
+    tml_tensor_t **io;      // inputs, then outputs
+    void *user_data;
+    uint32_t options;       // options table in the model, 0 if none
+    uint16_t n_inputs;
+    uint16_t n_outputs;
+    uint16_t reg;           // index in tml_op_registry
+    uint8_t version;
 } tml_node_t;
+
+// Point the shared kernel context at op i.
+static tml_op_ctx_t *tml_bind(tml_interp_t *it, uint32_t i) {
+    const tml_node_t *n = &it->nodes[i];
+    tml_op_ctx_t *c = &it->ctx;
+    c->inputs = n->io;
+    c->outputs = n->io + n->n_inputs;
+    c->n_inputs = n->n_inputs;
+    c->n_outputs = n->n_outputs;
+    c->builtin_code = tml_op_registry[n->reg].builtin_code;
+    c->version = n->version;
+    c->options.table = n->options;
+    c->user_data = n->user_data;
+    c->error_detail = NULL;
+    it->current_op = (int32_t)i;
+    return c;
+}
 
 typedef struct tml_scratch {
     uint32_t offset;
@@ -54,7 +88,14 @@ typedef struct tml_plan_rec {
 
 // ---------------------------------------------------------------------------
 // Error messages: a tiny formatter (%s, %d, %u) so the core needs no libc
-// printf, which bare-metal and native-module builds do not have.
+// printf, which bare-metal and native-module builds do not have. Builds
+// with TML_ERROR_TEXT 0 (tml_op.h) keep only the status texts.
+
+#if TML_ERROR_TEXT
+#define TML_FAIL(err, status, ...) tml_fail((err), (status), __VA_ARGS__)
+#else
+#define TML_FAIL(err, status, ...) tml_fail_status((err), (status))
+#endif
 
 static size_t tml_put(char *buf, size_t pos, size_t cap, const char *s) {
     while (*s && pos + 1 < cap) {
@@ -76,6 +117,13 @@ static size_t tml_put_u(char *buf, size_t pos, size_t cap, uint32_t v) {
     return pos;
 }
 
+static tml_status_t tml_end_msg(tml_error_t *err, size_t pos, tml_status_t status) {
+    err->msg[pos] = 0;
+    err->status = status;
+    return status;
+}
+
+#if TML_ERROR_TEXT
 static tml_status_t tml_fail(tml_error_t *err, tml_status_t status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -103,10 +151,28 @@ static tml_status_t tml_fail(tml_error_t *err, tml_status_t status, const char *
             err->msg[pos++] = *f;
         }
     }
-    err->msg[pos] = 0;
     va_end(ap);
-    err->status = status;
-    return status;
+    return tml_end_msg(err, pos, status);
+}
+#else
+static tml_status_t tml_fail_status(tml_error_t *err, tml_status_t status) {
+    return tml_end_msg(err, tml_put(err->msg, 0, sizeof(err->msg), tml_error_str(status)), status);
+}
+#endif
+
+// "unsupported operator NAME (code N)", or "... code N" for a code without a
+// known name: in every build, since a firmware built for other models must
+// say which operator it lacks.
+static tml_status_t tml_fail_unsupported(tml_error_t *err, int32_t code) {
+    const size_t cap = sizeof(err->msg);
+    const char *name = tml_op_name(code);
+    size_t pos = tml_put(err->msg, 0, cap, "unsupported operator ");
+    if (name != NULL) {
+        pos = tml_put(err->msg, tml_put(err->msg, pos, cap, name), cap, " (");
+    }
+    pos = tml_put(err->msg, pos, cap, code < 0 ? "code -" : "code ");
+    pos = tml_put_u(err->msg, pos, cap, code < 0 ? (uint32_t)(-(int64_t)code) : (uint32_t)code);
+    return tml_end_msg(err, tml_put(err->msg, pos, cap, name != NULL ? ")" : ""), TML_ERR_UNSUPPORTED_OP);
 }
 
 // ---------------------------------------------------------------------------
@@ -152,7 +218,7 @@ static void *tml_temp_alloc(tml_interp_t *it, size_t bytes) {
 static tml_status_t tml_fail_arena(tml_interp_t *it, tml_error_t *err) {
     err->needed = it->alloc_needed;
     err->needed_exact = 0;
-    return tml_fail(err, TML_ERR_ARENA_SMALL, "arena too small: needs at least %u bytes (has %u)",
+    return TML_FAIL(err, TML_ERR_ARENA_SMALL, "arena too small: needs at least %u bytes (has %u)",
         (unsigned)it->alloc_needed, (unsigned)it->arena_size);
 }
 
@@ -237,23 +303,23 @@ static tml_status_t tml_load_quant(tml_interp_t *it, const tml_fb_t *fb, uint32_
         || tml_fb_vector(fb, qt, QUANT_SCALE, 4, &scales, &n_s) != 0
         || tml_fb_vector(fb, qt, QUANT_ZERO_POINT, 8, &zps, &n_z) != 0
         || tml_fb_field(fb, qt, QUANT_DETAILS_TYPE, 1, &pos) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
+        return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
     }
     if (pos != 0 && it->model[pos] != 0) {
-        return tml_fail(err, TML_ERR_CONFIG, "tensor %u: custom quantization is not supported", idx);
+        return TML_FAIL(err, TML_ERR_CONFIG, "tensor %u: custom quantization is not supported", idx);
     }
     if (tml_fb_field(fb, qt, QUANT_DIM, 4, &pos) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
+        return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
     }
     int32_t qdim = pos ? tml_fb_i32(it->model + pos) : 0;
     if (n_s == 0) {
         return TML_OK;
     }
     if (n_s > 0xffffu) {
-        return tml_fail(err, TML_ERR_LIMIT, "tensor %u: more than 65535 quantization channels", idx);
+        return TML_FAIL(err, TML_ERR_LIMIT, "tensor %u: more than 65535 quantization channels", idx);
     }
     if (n_z != n_s) {
-        return tml_fail(err, TML_ERR_QUANT, "tensor %u: %u scales but %u zero points", idx, n_s, n_z);
+        return TML_FAIL(err, TML_ERR_QUANT, "tensor %u: %u scales but %u zero points", idx, n_s, n_z);
     }
     int32_t zlo = INT32_MIN, zhi = INT32_MAX;
     if (t->type == TML_TYPE_INT8) {
@@ -265,11 +331,11 @@ static tml_status_t tml_load_quant(tml_interp_t *it, const tml_fb_t *fb, uint32_
     }
     for (uint32_t i = 0; i < n_s; i++) {
         if (!tml_scale_ok(it->model + scales + 4 * i)) {
-            return tml_fail(err, TML_ERR_QUANT, "tensor %u: invalid scale", idx);
+            return TML_FAIL(err, TML_ERR_QUANT, "tensor %u: invalid scale", idx);
         }
         int64_t z = tml_fb_i64(it->model + zps + 8 * i);
         if (z < zlo || z > zhi) {
-            return tml_fail(err, TML_ERR_QUANT, "tensor %u: zero point out of range", idx);
+            return TML_FAIL(err, TML_ERR_QUANT, "tensor %u: zero point out of range", idx);
         }
     }
     // Some converters write the filter's quantized dimension into the
@@ -278,15 +344,14 @@ static tml_status_t tml_load_quant(tml_interp_t *it, const tml_fb_t *fb, uint32_
         qdim = 0;
     }
     if (n_s > 1 && (qdim < 0 || qdim >= (int32_t)t->ndim || (uint32_t)t->dims[qdim] != n_s)) {
-        return tml_fail(err, TML_ERR_QUANT, "tensor %u: %u scales do not match quantized dimension %d",
+        return TML_FAIL(err, TML_ERR_QUANT, "tensor %u: %u scales do not match quantized dimension %d",
             idx, n_s, (int)qdim);
     }
     t->n_quant = (uint16_t)n_s;
-    t->quant_dim = (int8_t)qdim;
+    t->quant_dim = (unsigned)qdim;
     t->scale = tml_fb_f32(it->model + scales);
     t->zero_point = (int32_t)tml_fb_i64(it->model + zps);
-    t->scales_le = it->model + scales;
-    t->zero_points_offset = (int32_t)((int64_t)zps - (int64_t)scales);
+    t->quant = it->model + qt;
     return TML_OK;
 }
 
@@ -295,18 +360,18 @@ static tml_status_t tml_load_tensor(tml_interp_t *it, const tml_fb_t *fb, uint32
     tml_tensor_t *t = &it->tensors[idx];
     uint32_t shape, ndim, pos, e, n;
     if (tml_fb_vector(fb, tt, TENSOR_SHAPE, 4, &shape, &ndim) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed shape", idx);
+        return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed shape", idx);
     }
     if (ndim > TML_MAX_DIMS) {
-        return tml_fail(err, TML_ERR_LIMIT, "tensor %u has %u dimensions (at most %u)", idx, ndim, TML_MAX_DIMS);
+        return TML_FAIL(err, TML_ERR_LIMIT, "tensor %u has %u dimensions (at most %u)", idx, ndim, TML_MAX_DIMS);
     }
     if (tml_fb_field(fb, tt, TENSOR_TYPE, 1, &pos) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed type", idx);
+        return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed type", idx);
     }
     uint32_t type = pos ? it->model[pos] : 0;
     uint32_t esize = tml_type_size(type);
     if (esize == 0) {
-        return tml_fail(err, TML_ERR_UNSUPPORTED_TYPE, "tensor %u has unsupported type %u", idx, type);
+        return TML_FAIL(err, TML_ERR_UNSUPPORTED_TYPE, "tensor %u has unsupported type %u", idx, type);
     }
     t->type = (uint8_t)type;
     t->ndim = (uint8_t)ndim;
@@ -314,35 +379,50 @@ static tml_status_t tml_load_tensor(tml_interp_t *it, const tml_fb_t *fb, uint32
     for (uint32_t i = 0; i < ndim; i++) {
         int32_t d = tml_fb_i32(it->model + shape + 4 * i);
         if (d < 1) {
-            return tml_fail(err, TML_ERR_SHAPE, "tensor %u has dimension %d", idx, (int)d);
+            return TML_FAIL(err, TML_ERR_SHAPE, "tensor %u has dimension %d", idx, (int)d);
         }
-        t->dims[i] = d;
         bytes *= (uint32_t)d;
         if (bytes > TML_MAX_TENSOR_BYTES) {
-            return tml_fail(err, TML_ERR_LIMIT, "tensor %u is too large", idx);
+            return TML_FAIL(err, TML_ERR_LIMIT, "tensor %u is too large", idx);
         }
     }
     t->bytes = (uint32_t)bytes;
+    // The shape is used in place like the constant data: only a model at an
+    // address that is not 4-byte aligned (or a big-endian core) needs a copy.
+    if (ndim == 0) {
+        t->dims = tml_scalar_dims;
+    } else if (TML_LE_HOST && ((uintptr_t)(it->model + shape) & 3u) == 0) {
+        t->dims = (const int32_t *)(const void *)(it->model + shape);
+    } else {
+        int32_t *dims = (int32_t *)tml_persist_alloc(it, (size_t)ndim * 4, 4);
+        if (dims == NULL) {
+            return TML_ERR_ARENA_SMALL;
+        }
+        for (uint32_t i = 0; i < ndim; i++) {
+            dims[i] = tml_fb_i32(it->model + shape + 4 * i);
+        }
+        t->dims = dims;
+    }
 
     // Constant data: the tensor's buffer, used in place.
     if (tml_fb_field(fb, tt, TENSOR_BUFFER, 4, &pos) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed buffer index", idx);
+        return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed buffer index", idx);
     }
     uint32_t bidx = pos ? tml_fb_u32(it->model + pos) : 0;
     if (bidx >= n_buffers) {
-        return tml_fail(err, TML_ERR_MODEL, "tensor %u: buffer %u out of range (%u buffers)", idx, bidx, n_buffers);
+        return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: buffer %u out of range (%u buffers)", idx, bidx, n_buffers);
     }
     uint32_t bt, data, n_data;
     if (tml_fb_vector_table(fb, buffers, bidx, &bt) != 0 || tml_fb_vector(fb, bt, BUFFER_DATA, 1, &data, &n_data) != 0
         || tml_fb_field(fb, bt, BUFFER_OFFSET, 8, &pos) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed buffer %u", idx, bidx);
+        return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed buffer %u", idx, bidx);
     }
     if (pos != 0 && tml_fb_u64(it->model + pos) > 1) {
-        return tml_fail(err, TML_ERR_CONFIG, "tensor %u: buffers outside the flatbuffer are not supported", idx);
+        return TML_FAIL(err, TML_ERR_CONFIG, "tensor %u: buffers outside the flatbuffer are not supported", idx);
     }
     if (n_data != 0) {
         if (n_data != t->bytes) {
-            return tml_fail(err, TML_ERR_MODEL, "tensor %u: buffer holds %u bytes, shape needs %u",
+            return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: buffer holds %u bytes, shape needs %u",
                 idx, n_data, t->bytes);
         }
         t->data = (void *)(uintptr_t)(it->model + data);
@@ -364,16 +444,16 @@ static tml_status_t tml_load_tensor(tml_interp_t *it, const tml_fb_t *fb, uint32
     // Fields not used, still checked so that no part of the model is trusted blindly.
     if (tml_fb_string(fb, tt, TENSOR_NAME, &e, &n) != 0
         || tml_fb_vector(fb, tt, TENSOR_SHAPE_SIGNATURE, 4, &e, &n) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed name or shape signature", idx);
+        return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed name or shape signature", idx);
     }
     if (tml_fb_field(fb, tt, TENSOR_SPARSITY, 4, &pos) != 0 || pos != 0) {
-        return tml_fail(err, TML_ERR_CONFIG, "tensor %u: sparse tensors are not supported", idx);
+        return TML_FAIL(err, TML_ERR_CONFIG, "tensor %u: sparse tensors are not supported", idx);
     }
     if (tml_fb_field(fb, tt, TENSOR_EXTERNAL_BUFFER, 4, &pos) != 0 || (pos != 0 && tml_fb_u32(it->model + pos) != 0)) {
-        return tml_fail(err, TML_ERR_CONFIG, "tensor %u: external buffers are not supported", idx);
+        return TML_FAIL(err, TML_ERR_CONFIG, "tensor %u: external buffers are not supported", idx);
     }
     if (tml_fb_field(fb, tt, TENSOR_IS_VARIABLE, 1, &pos) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed flags", idx);
+        return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed flags", idx);
     }
     t->is_variable = pos ? (it->model[pos] != 0) : 0;
     if (t->is_variable && t->is_const) {
@@ -383,7 +463,7 @@ static tml_status_t tml_load_tensor(tml_interp_t *it, const tml_fb_t *fb, uint32
 
     uint32_t qt;
     if (tml_fb_table(fb, tt, TENSOR_QUANT, &qt) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
+        return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
     }
     if (qt != 0) {
         return tml_load_quant(it, fb, qt, idx, t, err);
@@ -396,10 +476,10 @@ static tml_status_t tml_load_io(tml_interp_t *it, const tml_fb_t *fb, uint32_t s
     const int32_t **out, uint32_t *count, const char *what, tml_error_t *err) {
     uint32_t e, n;
     if (tml_fb_vector(fb, sg, field, 4, &e, &n) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "malformed graph %s", what);
+        return TML_FAIL(err, TML_ERR_MODEL, "malformed graph %s", what);
     }
     if (n > TML_MAX_OP_IO) {
-        return tml_fail(err, TML_ERR_LIMIT, "too many graph %ss (%u)", what, n);
+        return TML_FAIL(err, TML_ERR_LIMIT, "too many graph %ss (%u)", what, n);
     }
     int32_t *list = (int32_t *)tml_persist_alloc(it, (size_t)n * 4, 4);
     if (list == NULL && n > 0) {
@@ -408,10 +488,10 @@ static tml_status_t tml_load_io(tml_interp_t *it, const tml_fb_t *fb, uint32_t s
     for (uint32_t i = 0; i < n; i++) {
         int32_t ti = tml_fb_i32(it->model + e + 4 * i);
         if (ti < 0 || (uint32_t)ti >= it->n_tensors) {
-            return tml_fail(err, TML_ERR_MODEL, "graph %s %u refers to tensor %d of %u", what, i, (int)ti, it->n_tensors);
+            return TML_FAIL(err, TML_ERR_MODEL, "graph %s %u refers to tensor %d of %u", what, i, (int)ti, it->n_tensors);
         }
         if (it->tensors[ti].is_const) {
-            return tml_fail(err, TML_ERR_MODEL, "graph %s %u is a constant tensor", what, i);
+            return TML_FAIL(err, TML_ERR_MODEL, "graph %s %u is a constant tensor", what, i);
         }
         list[i] = ti;
     }
@@ -425,16 +505,16 @@ static tml_status_t tml_load_op(tml_interp_t *it, const tml_fb_t *fb, uint32_t o
     tml_node_t *node = &it->nodes[i];
     uint32_t pos, oc;
     if (tml_fb_field(fb, ot, OP_OPCODE_INDEX, 4, &pos) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "op %u: malformed", i);
+        return TML_FAIL(err, TML_ERR_MODEL, "op %u: malformed", i);
     }
     uint32_t oci = pos ? tml_fb_u32(it->model + pos) : 0;
     if (oci >= n_opcodes || tml_fb_vector_table(fb, opcodes, oci, &oc) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "op %u: operator code %u missing or malformed", i, oci);
+        return TML_FAIL(err, TML_ERR_MODEL, "op %u: operator code %u missing or malformed", i, oci);
     }
     uint32_t p_dep, p_ver, p_code;
     if (tml_fb_field(fb, oc, OPCODE_DEPRECATED, 1, &p_dep) != 0 || tml_fb_field(fb, oc, OPCODE_VERSION, 4, &p_ver) != 0
         || tml_fb_field(fb, oc, OPCODE_BUILTIN, 4, &p_code) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "op %u: malformed operator code", i);
+        return TML_FAIL(err, TML_ERR_MODEL, "op %u: malformed operator code", i);
     }
     // Models written before the code outgrew a byte carry it in the
     // deprecated field only; newer ones in both: the larger one is right.
@@ -447,7 +527,7 @@ static tml_status_t tml_load_op(tml_interp_t *it, const tml_fb_t *fb, uint32_t o
     if (code == TML_OP_CUSTOM) {
         uint32_t s, n;
         if (tml_fb_string(fb, oc, OPCODE_CUSTOM, &s, &n) != 0) {
-            return tml_fail(err, TML_ERR_MODEL, "op %u: malformed custom operator name", i);
+            return TML_FAIL(err, TML_ERR_MODEL, "op %u: malformed custom operator name", i);
         }
         char name[33];
         uint32_t k;
@@ -456,120 +536,105 @@ static tml_status_t tml_load_op(tml_interp_t *it, const tml_fb_t *fb, uint32_t o
             name[k] = (c >= 32 && c < 127) ? (char)c : '?';
         }
         name[k] = 0;
-        return tml_fail(err, TML_ERR_UNSUPPORTED_OP, "unsupported custom operator '%s'", name);
+        return TML_FAIL(err, TML_ERR_UNSUPPORTED_OP, "unsupported custom operator '%s'", name);
     }
     const tml_op_registration_t *reg = tml_op_find(code);
     if (reg == NULL) {
-        if (tml_op_name(code) != NULL) {
-            return tml_fail(err, TML_ERR_UNSUPPORTED_OP, "unsupported operator %s (code %d)", tml_op_name(code), (int)code);
-        }
-        return tml_fail(err, TML_ERR_UNSUPPORTED_OP, "unsupported operator code %d", (int)code);
+        return tml_fail_unsupported(err, code);
     }
     if (version < 1 || version > reg->max_version) {
-        return tml_fail(err, TML_ERR_MODEL_VERSION, "%s version %d not supported", reg->name, (int)version);
+        return TML_FAIL(err, TML_ERR_MODEL_VERSION, "%s version %d not supported", reg->name, (int)version);
     }
 
     uint32_t ins, n_in, outs, n_out, opts, e, n;
     if (tml_fb_vector(fb, ot, OP_INPUTS, 4, &ins, &n_in) != 0 || tml_fb_vector(fb, ot, OP_OUTPUTS, 4, &outs, &n_out) != 0
         || tml_fb_table(fb, ot, OP_OPTIONS, &opts) != 0 || tml_fb_vector(fb, ot, OP_CUSTOM_OPTIONS, 1, &e, &n) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "op %u (%s): malformed", i, reg->name);
+        return TML_FAIL(err, TML_ERR_MODEL, "op %u (%s): malformed", i, reg->name);
     }
     if (n_in > TML_MAX_OP_IO || n_out > TML_MAX_OP_IO) {
-        return tml_fail(err, TML_ERR_LIMIT, "op %u (%s): too many inputs or outputs", i, reg->name);
+        return TML_FAIL(err, TML_ERR_LIMIT, "op %u (%s): too many inputs or outputs", i, reg->name);
     }
     tml_tensor_t **ptrs = n_in + n_out == 0 ? NULL : (tml_tensor_t **)tml_persist_alloc(it, (size_t)(n_in + n_out) * sizeof(tml_tensor_t *),
         sizeof(void *));
     if (ptrs == NULL && n_in + n_out > 0) {
         return TML_ERR_ARENA_SMALL;
     }
-    for (uint32_t k = 0; k < n_in; k++) {
-        int32_t ti = tml_fb_i32(it->model + ins + 4 * k);
-        if (ti == -1) {
+    // Inputs (-1: an omitted optional one), then outputs.
+    for (uint32_t k = 0; k < n_in + n_out; k++) {
+        const int is_out = k >= n_in;
+        const uint32_t kk = is_out ? k - n_in : k;
+        int32_t ti = tml_fb_i32(it->model + (is_out ? outs : ins) + 4 * kk);
+        if (ti == -1 && !is_out) {
             ptrs[k] = NULL;
             continue;
         }
         if (ti < 0 || (uint32_t)ti >= it->n_tensors) {
-            return tml_fail(err, TML_ERR_MODEL, "op %u (%s): input %u refers to tensor %d of %u",
-                i, reg->name, k, (int)ti, it->n_tensors);
-        }
-        ptrs[k] = &it->tensors[ti];
-    }
-    for (uint32_t k = 0; k < n_out; k++) {
-        int32_t ti = tml_fb_i32(it->model + outs + 4 * k);
-        if (ti < 0 || (uint32_t)ti >= it->n_tensors) {
-            return tml_fail(err, TML_ERR_MODEL, "op %u (%s): output %u refers to tensor %d of %u",
-                i, reg->name, k, (int)ti, it->n_tensors);
+            return TML_FAIL(err, TML_ERR_MODEL, "op %u (%s): %s %u refers to tensor %d of %u",
+                i, reg->name, is_out ? "output" : "input", kk, (int)ti, it->n_tensors);
         }
         tml_tensor_t *t = &it->tensors[ti];
-        if (t->is_const) {
-            return tml_fail(err, TML_ERR_MODEL, "op %u (%s) writes constant tensor %d", i, reg->name, (int)ti);
-        }
-        // Kernels assume an output never shares memory with an input or
-        // with another output of the same op.
-        for (uint32_t j = 0; j < n_in + k; j++) {
-            if (ptrs[j] == t) {
-                return tml_fail(err, TML_ERR_MODEL, "op %u (%s): tensor %d used twice as output", i, reg->name, (int)ti);
+        if (is_out) {
+            if (t->is_const) {
+                return TML_FAIL(err, TML_ERR_MODEL, "op %u (%s) writes constant tensor %d", i, reg->name, (int)ti);
+            }
+            // Kernels assume an output never shares memory with an input or
+            // with another output of the same op.
+            for (uint32_t j = 0; j < k; j++) {
+                if (ptrs[j] == t) {
+                    return TML_FAIL(err, TML_ERR_MODEL, "op %u (%s): tensor %d used twice as output", i, reg->name, (int)ti);
+                }
             }
         }
-        ptrs[n_in + k] = t;
+        ptrs[k] = t;
     }
-    tml_op_ctx_t *c = &node->ctx;
-    c->inputs = ptrs;
-    c->outputs = ptrs + n_in;
-    c->n_inputs = (int32_t)n_in;
-    c->n_outputs = (int32_t)n_out;
-    c->builtin_code = code;
-    c->version = version;
-    c->options.model = it->model;
-    c->options.model_size = it->model_size;
-    c->options.table = opts;
-    c->user_data = NULL;
-    c->alloc_persistent = tml_svc_alloc_persistent;
-    c->request_scratch = tml_svc_request_scratch;
-    c->get_scratch = tml_svc_get_scratch;
-    c->interp = it;
-    c->error_detail = NULL;
+    node->io = ptrs;
+    node->user_data = NULL;
+    node->options = opts;
+    node->n_inputs = (uint16_t)n_in;
+    node->n_outputs = (uint16_t)n_out;
+    node->reg = (uint16_t)(reg - tml_op_registry);
+    node->version = (uint8_t)version;
     return TML_OK;
 }
 
 static tml_status_t tml_load(tml_interp_t *it, tml_error_t *err) {
     tml_fb_t fb = { it->model, it->model_size };
     if (memcmp(it->model + 4, "TFL3", 4) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "not a TFLite model (no TFL3 identifier)");
+        return TML_FAIL(err, TML_ERR_MODEL, "not a TFLite model (no TFL3 identifier)");
     }
     uint32_t root = tml_fb_u32(it->model);
     if (tml_fb_table_ok(&fb, root) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "malformed model root table");
+        return TML_FAIL(err, TML_ERR_MODEL, "malformed model root table");
     }
     uint32_t pos;
     if (tml_fb_field(&fb, root, MODEL_VERSION, 4, &pos) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "malformed model version");
+        return TML_FAIL(err, TML_ERR_MODEL, "malformed model version");
     }
     uint32_t version = pos ? tml_fb_u32(it->model + pos) : 0;
     if (version != TML_SCHEMA_VERSION) {
-        return tml_fail(err, TML_ERR_MODEL_VERSION, "model schema version %u not supported (expected 3)", version);
+        return TML_FAIL(err, TML_ERR_MODEL_VERSION, "model schema version %u not supported (expected 3)", version);
     }
     uint32_t opcodes, n_opcodes, subgraphs, n_subgraphs, buffers, n_buffers, e, n;
     if (tml_fb_vector(&fb, root, MODEL_OPCODES, 4, &opcodes, &n_opcodes) != 0
         || tml_fb_vector(&fb, root, MODEL_SUBGRAPHS, 4, &subgraphs, &n_subgraphs) != 0
         || tml_fb_vector(&fb, root, MODEL_BUFFERS, 4, &buffers, &n_buffers) != 0
         || tml_fb_string(&fb, root, 3, &e, &n) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "malformed model tables");
+        return TML_FAIL(err, TML_ERR_MODEL, "malformed model tables");
     }
     if (n_subgraphs == 0) {
-        return tml_fail(err, TML_ERR_MODEL, "model has no subgraph");
+        return TML_FAIL(err, TML_ERR_MODEL, "model has no subgraph");
     }
     uint32_t sg, tensors, n_tensors, ops, n_ops;
     if (tml_fb_vector_table(&fb, subgraphs, 0, &sg) != 0 || tml_fb_vector(&fb, sg, SG_TENSORS, 4, &tensors, &n_tensors) != 0
         || tml_fb_vector(&fb, sg, SG_OPERATORS, 4, &ops, &n_ops) != 0) {
-        return tml_fail(err, TML_ERR_MODEL, "malformed subgraph");
+        return TML_FAIL(err, TML_ERR_MODEL, "malformed subgraph");
     }
     if (n_tensors > TML_MAX_TENSORS || n_ops > TML_MAX_OPS) {
-        return tml_fail(err, TML_ERR_LIMIT, "too many tensors (%u) or operators (%u)", n_tensors, n_ops);
+        return TML_FAIL(err, TML_ERR_LIMIT, "too many tensors (%u) or operators (%u)", n_tensors, n_ops);
     }
 
     it->n_tensors = n_tensors;
-    it->tensors = (tml_tensor_t *)tml_persist_alloc(it, (size_t)n_tensors * sizeof(tml_tensor_t), 8);
+    it->tensors = (tml_tensor_t *)tml_persist_alloc(it, (size_t)n_tensors * sizeof(tml_tensor_t), sizeof(void *));
     if (it->tensors == NULL && n_tensors > 0) {
         return TML_ERR_ARENA_SMALL;
     }
@@ -579,7 +644,7 @@ static tml_status_t tml_load(tml_interp_t *it, tml_error_t *err) {
     for (uint32_t i = 0; i < n_tensors; i++) {
         uint32_t tt;
         if (tml_fb_vector_table(&fb, tensors, i, &tt) != 0) {
-            return tml_fail(err, TML_ERR_MODEL, "tensor %u: malformed table", i);
+            return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed table", i);
         }
         tml_status_t st = tml_load_tensor(it, &fb, tt, i, buffers, n_buffers, err);
         if (st != TML_OK) {
@@ -595,7 +660,7 @@ static tml_status_t tml_load(tml_interp_t *it, tml_error_t *err) {
     }
 
     it->n_ops = n_ops;
-    it->nodes = (tml_node_t *)tml_persist_alloc(it, (size_t)n_ops * sizeof(tml_node_t), 8);
+    it->nodes = (tml_node_t *)tml_persist_alloc(it, (size_t)n_ops * sizeof(tml_node_t), sizeof(void *));
     if (it->nodes == NULL && n_ops > 0) {
         return TML_ERR_ARENA_SMALL;
     }
@@ -605,7 +670,7 @@ static tml_status_t tml_load(tml_interp_t *it, tml_error_t *err) {
     for (uint32_t i = 0; i < n_ops; i++) {
         uint32_t ot;
         if (tml_fb_vector_table(&fb, ops, i, &ot) != 0) {
-            return tml_fail(err, TML_ERR_MODEL, "op %u: malformed table", i);
+            return TML_FAIL(err, TML_ERR_MODEL, "op %u: malformed table", i);
         }
         st = tml_load_op(it, &fb, ot, i, opcodes, n_opcodes, err);
         if (st != TML_OK) {
@@ -618,17 +683,16 @@ static tml_status_t tml_load(tml_interp_t *it, tml_error_t *err) {
 static tml_status_t tml_prepare(tml_interp_t *it, tml_error_t *err) {
     it->phase = PHASE_PREPARE;
     for (uint32_t i = 0; i < it->n_ops; i++) {
-        tml_node_t *node = &it->nodes[i];
-        it->current_op = (int32_t)i;
-        node->ctx.error_detail = NULL;
-        const tml_op_registration_t *reg = tml_op_find(node->ctx.builtin_code);
-        tml_status_t st = reg->prepare(&node->ctx);
+        tml_op_ctx_t *ctx = tml_bind(it, i);
+        const tml_op_registration_t *reg = &tml_op_registry[it->nodes[i].reg];
+        tml_status_t st = reg->prepare(ctx);
+        it->nodes[i].user_data = ctx->user_data;
         if (it->alloc_failed) {
             return TML_ERR_ARENA_SMALL;
         }
         if (st != TML_OK) {
-            const char *detail = node->ctx.error_detail ? node->ctx.error_detail : tml_error_str(st);
-            return tml_fail(err, st, "op %u (%s): %s", i, reg->name, detail);
+            return TML_FAIL(err, st, "op %u (%s): %s", i, reg->name,
+                ctx->error_detail ? ctx->error_detail : tml_error_str(st));
         }
     }
     return TML_OK;
@@ -770,9 +834,9 @@ static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
         }
     }
     for (uint32_t i = 0; i < it->n_ops; i++) {
-        const tml_op_ctx_t *c = &it->nodes[i].ctx;
+        const tml_node_t *c = &it->nodes[i];
         for (int32_t j = 0; j < c->n_inputs + c->n_outputs; j++) {
-            const tml_tensor_t *tp = c->inputs[j];   // outputs follow inputs
+            const tml_tensor_t *tp = c->io[j];   // outputs follow inputs
             tml_plan_rec_t *r = tp ? tml_rec_of(recs, tp) : NULL;
             if (r != NULL) {
                 if (r->first == TML_NONE) {
@@ -794,18 +858,20 @@ static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
     // RESHAPE moves no data: its output can live in its input's memory when
     // the input is not needed after it.
     for (uint32_t i = 0; i < it->n_ops; i++) {
-        const tml_op_ctx_t *c = &it->nodes[i].ctx;
-        if (c->builtin_code != TML_OP_RESHAPE || c->n_inputs < 1 || c->n_outputs != 1 || c->inputs[0] == NULL) {
+        const tml_node_t *c = &it->nodes[i];
+        if (tml_op_registry[c->reg].builtin_code != TML_OP_RESHAPE || c->n_inputs < 1 || c->n_outputs != 1
+            || c->io[0] == NULL) {
             continue;
         }
-        tml_plan_rec_t *rin = tml_rec_of(recs, c->inputs[0]);
-        tml_plan_rec_t *rout = tml_rec_of(recs, c->outputs[0]);
+        tml_plan_rec_t *rin = tml_rec_of(recs, c->io[0]);
+        const tml_tensor_t *out = c->io[c->n_inputs];
+        tml_plan_rec_t *rout = tml_rec_of(recs, out);
         if (rin == NULL || rout == NULL) {
             continue;
         }
         uint16_t root_i = rin->alias != TML_NONE ? rin->alias : (uint16_t)(rin - recs);
         tml_plan_rec_t *root = &recs[root_i];
-        if (root->size != rout->size || it->tensors[root->tensor].bytes != c->outputs[0]->bytes
+        if (root->size != rout->size || it->tensors[root->tensor].bytes != out->bytes
             || root->last != i || rout->first != i || rout->alias != TML_NONE
             || tml_is_graph_io(it->inputs, it->n_inputs, root->tensor)
             || tml_is_graph_io(it->outputs, it->n_outputs, root->tensor)
@@ -826,7 +892,7 @@ static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
         }
     }
     if (sum > 0x7fffffffu) {
-        return tml_fail(err, TML_ERR_LIMIT, "tensors need more than 2 GB");
+        return TML_FAIL(err, TML_ERR_LIMIT, "tensors need more than 2 GB");
     }
     // Largest first; equal sizes in record order (insertion sort: stable).
     for (uint32_t a = 1; a < n_place; a++) {
@@ -850,7 +916,7 @@ static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
     if (need > it->arena_size) {
         err->needed = need > 0xFFFFFFF0u ? 0xFFFFFFF0u : (uint32_t)need;
         err->needed_exact = 1;
-        return tml_fail(err, TML_ERR_ARENA_SMALL, "arena too small: needs %u bytes (has %u)",
+        return TML_FAIL(err, TML_ERR_ARENA_SMALL, "arena too small: needs %u bytes (has %u)",
             (unsigned)err->needed, (unsigned)it->arena_size);
     }
     it->arena_used = (uint32_t)need;
@@ -888,17 +954,17 @@ tml_status_t tml_interp_init(tml_interp_t *it, const uint8_t *model, size_t mode
     }
     memset(err, 0, sizeof(*err));
     if (it == NULL) {
-        return tml_fail(err, TML_ERR_ARG, "no interpreter");
+        return TML_FAIL(err, TML_ERR_ARG, "no interpreter");
     }
     memset(it, 0, sizeof(*it));
     if (model == NULL || model_size < 8) {
-        return tml_fail(err, TML_ERR_MODEL, "model too short (%u bytes)", (unsigned)(model ? model_size : 0));
+        return TML_FAIL(err, TML_ERR_MODEL, "model too short (%u bytes)", (unsigned)(model ? model_size : 0));
     }
     if (model_size > 0x7fffffffu) {
-        return tml_fail(err, TML_ERR_LIMIT, "model larger than 2 GB");
+        return TML_FAIL(err, TML_ERR_LIMIT, "model larger than 2 GB");
     }
     if (arena == NULL) {
-        return tml_fail(err, TML_ERR_ARG, "no arena");
+        return TML_FAIL(err, TML_ERR_ARG, "no arena");
     }
     it->model = model;
     it->model_size = (uint32_t)model_size;
@@ -912,6 +978,12 @@ tml_status_t tml_interp_init(tml_interp_t *it, const uint8_t *model, size_t mode
     it->arena_size = (uint32_t)usable & ~(TML_ALIGN - 1);
     it->phase = PHASE_LOAD;
     it->current_op = -1;
+    it->ctx.options.model = model;
+    it->ctx.options.model_size = (uint32_t)model_size;
+    it->ctx.alloc_persistent = tml_svc_alloc_persistent;
+    it->ctx.request_scratch = tml_svc_request_scratch;
+    it->ctx.get_scratch = tml_svc_get_scratch;
+    it->ctx.interp = it;
 
     tml_status_t st = tml_load(it, err);
     if (st == TML_OK) {
@@ -942,17 +1014,22 @@ tml_status_t tml_interp_invoke(tml_interp_t *it, tml_error_t *err) {
     err->status = TML_OK;
     err->msg[0] = 0;
     if (it == NULL || it->phase != PHASE_READY) {
-        return tml_fail(err, TML_ERR_STATE, "interpreter not initialised");
+        return TML_FAIL(err, TML_ERR_STATE, "interpreter not initialised");
     }
     for (uint32_t i = 0; i < it->n_ops; i++) {
-        tml_node_t *node = &it->nodes[i];
-        it->current_op = (int32_t)i;
-        const tml_op_registration_t *reg = tml_op_find(node->ctx.builtin_code);
-        tml_status_t st = reg->eval(&node->ctx);
+        if (it->profile != NULL) {
+            it->profile(it->profile_user, i, 0);
+        }
+        tml_op_ctx_t *ctx = tml_bind(it, i);
+        const tml_op_registration_t *reg = &tml_op_registry[it->nodes[i].reg];
+        tml_status_t st = reg->eval(ctx);
+        if (it->profile != NULL) {
+            it->profile(it->profile_user, i, 1);
+        }
         if (st != TML_OK) {
             it->current_op = -1;
-            const char *detail = node->ctx.error_detail ? node->ctx.error_detail : tml_error_str(st);
-            return tml_fail(err, st, "op %u (%s) failed: %s", i, reg->name, detail);
+            return TML_FAIL(err, st, "op %u (%s) failed: %s", i, reg->name,
+                ctx->error_detail ? ctx->error_detail : tml_error_str(st));
         }
     }
     it->current_op = -1;
@@ -1000,5 +1077,5 @@ const char *tml_interp_op_name(const tml_interp_t *it, uint32_t i) {
     if (it->phase != PHASE_READY || i >= it->n_ops) {
         return NULL;
     }
-    return tml_op_find(it->nodes[i].ctx.builtin_code)->name;
+    return tml_op_registry[it->nodes[i].reg].name;
 }

@@ -12,7 +12,7 @@
 //     const tml_tensor_t *out = tml_interp_output(&it, 0);
 //
 // Arena layout (offsets from the arena start rounded up to 16 bytes):
-//   [persistent: tensor structs, op contexts, kernel state][planned tensors
+//   [persistent: tensor structs, op records, kernel state][planned tensors
 //   and scratch buffers, reused across op lifetimes]
 // Load-time temporaries (planner records) live at the arena's tail and are
 // gone after init. Everything used stays at the head, so an arena may be
@@ -48,6 +48,11 @@ typedef struct tml_error {
 
 struct tml_node;
 
+// Optional per-operator profiling hook: invoke calls it right before
+// (end = 0) and right after (end = 1) each operator's eval, e.g. to read a
+// cycle counter. init leaves it NULL; then each call site costs one test.
+typedef void (*tml_profile_fn_t)(void *user, uint32_t op, int end);
+
 typedef struct tml_interp {
     const uint8_t *model;
     uint32_t model_size;
@@ -72,6 +77,11 @@ typedef struct tml_interp {
     uint8_t phase;
     uint8_t alloc_failed;
     uint32_t alloc_needed;
+    tml_profile_fn_t profile;   // set after init (NULL: no profiling)
+    void *profile_user;
+    // The context handed to the kernels, pointed at one op at a time (the
+    // ops themselves keep only their own fields in the arena).
+    tml_op_ctx_t ctx;
 } tml_interp_t;
 
 // Load, verify, prepare and plan. On failure the interpreter is unusable and

@@ -12,17 +12,27 @@ int32_t tml_tensor_count(const tml_tensor_t *t) {
     return n;
 }
 
+// Element c of vector field `field` of the tensor's quantization table. The
+// interpreter verified the table, both vectors and their lengths at load,
+// so it is read here without checks.
+static const uint8_t *tml_quant_elem(const tml_tensor_t *t, unsigned field, uint32_t width, uint32_t c) {
+    const uint8_t *table = t->quant;
+    const uint8_t *vtable = table - tml_fb_i32(table);
+    const uint8_t *ref = table + tml_fb_u16(vtable + 4 + 2 * field);
+    return ref + tml_fb_u32(ref) + 4 + width * c;
+}
+
 float tml_tensor_scale(const tml_tensor_t *t, uint32_t c) {
-    if (t->n_quant > 1 && c < (uint32_t)t->n_quant && t->scales_le != NULL) {
-        return tml_fb_f32(t->scales_le + 4 * c);
+    if (t->n_quant > 1 && c < (uint32_t)t->n_quant && t->quant != NULL) {
+        return tml_fb_f32(tml_quant_elem(t, 2, 4, c));
     }
     return t->scale;
 }
 
 int32_t tml_tensor_zero_point(const tml_tensor_t *t, uint32_t c) {
-    if (t->n_quant > 1 && c < (uint32_t)t->n_quant && t->scales_le != NULL) {
+    if (t->n_quant > 1 && c < (uint32_t)t->n_quant && t->quant != NULL) {
         // Range checked at load time.
-        return (int32_t)tml_fb_i64(t->scales_le + t->zero_points_offset + 8 * c);
+        return (int32_t)tml_fb_i64(tml_quant_elem(t, 3, 8, c));
     }
     return t->zero_point;
 }
@@ -87,6 +97,7 @@ const tml_op_registration_t *tml_op_find(int32_t builtin_code) {
     return NULL;
 }
 
+#if TML_ERROR_TEXT
 // Names of the schema's builtin operators 0..161, NUL-separated, so that a
 // load error can name an operator this firmware does not implement.
 static const char tml_op_names[] =
@@ -112,7 +123,14 @@ static const char tml_op_names[] =
     "ATAN2\0UNSORTED_SEGMENT_MIN\0SIGN\0BITCAST\0BITWISE_XOR\0RIGHT_SHIFT\0"
     ;
 
+#endif
+
 const char *tml_op_name(int32_t builtin_code) {
+#if !TML_ERROR_TEXT
+    // Without the table: only the registered kernels' names.
+    const tml_op_registration_t *reg = tml_op_find(builtin_code);
+    return reg != NULL ? reg->name : NULL;
+#else
     if (builtin_code < 0) {
         return NULL;
     }
@@ -128,4 +146,5 @@ const char *tml_op_name(int32_t builtin_code) {
         p++;
     }
     return NULL;
+#endif
 }

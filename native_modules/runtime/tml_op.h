@@ -12,6 +12,14 @@
 
 #define TML_MAX_DIMS 6
 
+// Firmware for small flash may build without the detailed error texts of the
+// model reader and the kernels (-DTML_ERROR_TEXT=0): errors then carry the
+// status text only ("malformed model"), and operator names only of the
+// registered kernels; status codes do not change. Default: full texts.
+#ifndef TML_ERROR_TEXT
+#define TML_ERROR_TEXT 1
+#endif
+
 // Tensor element types use the .tflite schema's TensorType numbers.
 enum {
     TML_TYPE_FLOAT32 = 0,
@@ -49,25 +57,27 @@ enum {
 
 typedef struct tml_tensor {
     void *data;                 // in the arena, or in the model bytes (constants)
-    // Per-channel scales as stored in the model (n_quant little-endian
-    // float32, possibly unaligned); per-channel zero points (n_quant int64)
-    // start zero_points_offset bytes after it. Read both with
-    // tml_tensor_scale() / tml_tensor_zero_point(), never through pointers.
-    const uint8_t *scales_le;
+    // The shape, read in place from the model (int32, aligned; copied into
+    // the arena when the model bytes are not 4-byte aligned). Read-only.
+    const int32_t *dims;
+    // The tensor's quantization table in the model, for per-channel scales
+    // and zero points: read them with tml_tensor_scale() /
+    // tml_tensor_zero_point(), never through this pointer.
+    const uint8_t *quant;
     uint32_t bytes;             // size of data
-    int32_t dims[TML_MAX_DIMS];
     // Affine quantization: real = scale * (q - zero_point). n_quant == 0 means
     // not quantized; 1 means per-tensor; > 1 means per-channel along
     // quant_dim. scale/zero_point hold the first (or only) entry.
     float scale;
     int32_t zero_point;
-    int32_t zero_points_offset;
     uint16_t n_quant;
-    int8_t quant_dim;
-    uint8_t ndim;
-    uint8_t type;               // TML_TYPE_*
-    uint8_t is_const;           // data points into the model (read-only)
-    uint8_t is_variable;
+    // Small fields packed into two bytes (28 B per tensor on 32-bit cores):
+    // read and assign them like plain integers, but take no address.
+    unsigned ndim : 4;          // <= TML_MAX_DIMS
+    unsigned quant_dim : 4;     // < ndim
+    unsigned type : 6;          // TML_TYPE_* (schema TensorType)
+    unsigned is_const : 1;      // data points into the model (read-only)
+    unsigned is_variable : 1;
 } tml_tensor_t;
 
 // Element count of a tensor (product of dims; 1 for a scalar).
@@ -163,18 +173,29 @@ const char *tml_op_name(int32_t builtin_code);
 //   model bytes sit at an odd address, such tensors are copied into the
 //   arena; is_const stays 1).
 // - Arena data (non-constant tensors, scratch, persistent) is 16-byte aligned.
-// - Arena budget: arena_used must stay <= TFLM's arena total for every real
-//   model (a tested target). Measured on x86-64 with no kernel memory at all
-//   (tensor structs 64 B, op contexts 104 B, 8 B per op input/output, plan),
-//   what is left for ALL kernels' persistent data (each alloc_persistent is
-//   rounded up to 16 B) plus scratch (only the largest request counts):
-//     hello_world_int8      1136 of 1504  -> 368 B for 3 FULLY_CONNECTED
-//     micro_speech         7104 of 7584  -> 480 B
-//     kws_ref_model       19872 of 24272 -> 4400 B for 576 conv channels
-//     person_detect       64928 of 85264 -> 20336 B for ~2900 conv channels
-//   i.e. about 5 B per output channel (int32 multiplier + int8 shift, or
-//   multipliers recomputed from the scales in eval) plus a small op struct.
-//   Per-channel bias copies (8 B more per channel) do not fit.
+// - Arena budget: arena_used must stay <= TFLM's arena_used_bytes for every
+//   real model (tested on the QEMU boards, tests/host/test_runtime_qemu.py,
+//   and against the tflite-micro package on the host). What the interpreter
+//   itself keeps: per tensor 28 B on 32-bit cores (40 B on 64-bit hosts;
+//   shapes and per-channel quantization are read from the model in place),
+//   per op 20 B (32 B) plus 4 B (8 B) per input/output; the kernel context
+//   is one struct outside the arena. Measured with the kernels of this tree
+//   (each alloc_persistent is rounded up to 16 B; of scratch only what
+//   overlaps live tensors counts), ours / TFLM's, and what is left:
+//     qemu-m0 (armv6m fast paths)  micro_speech   6720 /  6788 ->   68 B
+//                                  kws_ref_model 21936 / 22772 ->  836 B
+//                                  person_detect 75232 / 82292 -> 7060 B
+//     qemu-m4 (armv7em fast paths) micro_speech   6720 /  6788 ->   68 B
+//                                  kws_ref_model 21456 / 22772 -> 1316 B
+//                                  person_detect 74768 / 82292 -> 7524 B
+//     x86-64 host vs the tflite-micro package: micro_speech 6928 / 7584,
+//                                  kws_ref_model 22256 / 24272, person_detect 76672 / 85264
+//   The interpreter's own share on ARM (tensors, ops, their input/output
+//   lists): micro_speech 420 B, kws_ref_model 1,436 B, person_detect
+//   3,596 B (TFLM: 12 B per eval tensor plus its own structs). Kernel data is
+//   about 5 B per output channel (int32 multiplier + int8 shift) plus a small
+//   op struct; micro_speech has room for four more 16-B granules at most,
+//   kws_ref_model (576 conv channels) for about 1.4 B more per channel.
 // - An input and the output of an op may share memory only for RESHAPE
 //   (the planner aliases a RESHAPE output to its input when the input dies
 //   there); every other op sees distinct input and output buffers.

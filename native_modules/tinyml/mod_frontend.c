@@ -7,11 +7,14 @@
 //   window = bytearray(49 * 40)          # rolling int8 feature window
 //   n = fe.process(pcm_chunk, window)    # frames appended, oldest dropped
 
+#if MICROPY_ENABLE_DYNRUNTIME
+#include "py/dynruntime.h"
+#else
 #include "py/runtime.h"
 #include "py/objarray.h"
+#endif
 
-#if !MICROPY_ENABLE_DYNRUNTIME
-
+#include <stddef.h>
 #include <string.h>
 
 #include "modtinyml.h"
@@ -85,7 +88,7 @@ enum {
 };
 
 static mp_obj_t tinyml_fe_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
-    static const mp_arg_t allowed[] = {
+    TINYML_QSTR_TABLE mp_arg_t allowed[] = {
         { MP_QSTR_sample_rate, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 16000} },
         { MP_QSTR_window_size, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 25} },
         { MP_QSTR_window_step, MP_ARG_KW_ONLY | MP_ARG_INT, {.u_int = 10} },
@@ -307,37 +310,61 @@ static void tinyml_fe_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
         return; // no stores or deletes
     }
     tinyml_fe_obj_t *self = MP_OBJ_TO_PTR(self_in);
-    switch (attr) {
-        case MP_QSTR_state_size:
-            dest[0] = mp_obj_new_int_from_uint(self->info.state_size);
-            break;
-        case MP_QSTR_num_channels:
-            dest[0] = MP_OBJ_NEW_SMALL_INT(self->info.num_channels);
-            break;
-        case MP_QSTR_window_samples:
-            dest[0] = MP_OBJ_NEW_SMALL_INT(self->info.window_samples);
-            break;
-        case MP_QSTR_step_samples:
-            dest[0] = MP_OBJ_NEW_SMALL_INT(self->info.step_samples);
-            break;
-        case MP_QSTR_fft_size:
-            dest[0] = MP_OBJ_NEW_SMALL_INT(self->info.fft_size);
-            break;
-        case MP_QSTR_sample_rate:
-            dest[0] = MP_OBJ_NEW_SMALL_INT(self->cfg.sample_rate);
-            break;
-        default:
-            dest[1] = MP_OBJ_SENTINEL; // continue in locals_dict
-            break;
+    // An if-chain, not a switch: a natmod's qstrs are not constants.
+    if (attr == MP_QSTR_state_size) {
+        dest[0] = mp_obj_new_int_from_uint(self->info.state_size);
+    } else if (attr == MP_QSTR_num_channels) {
+        dest[0] = MP_OBJ_NEW_SMALL_INT(self->info.num_channels);
+    } else if (attr == MP_QSTR_window_samples) {
+        dest[0] = MP_OBJ_NEW_SMALL_INT(self->info.window_samples);
+    } else if (attr == MP_QSTR_step_samples) {
+        dest[0] = MP_OBJ_NEW_SMALL_INT(self->info.step_samples);
+    } else if (attr == MP_QSTR_fft_size) {
+        dest[0] = MP_OBJ_NEW_SMALL_INT(self->info.fft_size);
+    } else if (attr == MP_QSTR_sample_rate) {
+        dest[0] = MP_OBJ_NEW_SMALL_INT(self->cfg.sample_rate);
+    } else {
+        dest[1] = MP_OBJ_SENTINEL; // continue in locals_dict
     }
 }
 
+// The methods, once for both tables below: X(qstr, function object). The
+// qstrs are spelled out: natmod builds find them in the source text.
+#define TINYML_FE_METHODS(X) \
+    X(MP_QSTR_process, tinyml_fe_process_obj) \
+    X(MP_QSTR_reset, tinyml_fe_reset_obj) \
+    X(MP_QSTR_set_input_quantization, tinyml_fe_set_quant_obj) \
+    X(MP_QSTR_map_int8, tinyml_fe_map_int8_obj) \
+    X(MP_QSTR_config, tinyml_fe_config_obj)
+
+#if MICROPY_ENABLE_DYNRUNTIME
+
+#define TINYML_FE_COUNT(q, obj) + 1
+mp_obj_full_type_t tinyml_type_AudioFrontend;
+mp_map_elem_t tinyml_fe_locals_table[0 TINYML_FE_METHODS(TINYML_FE_COUNT)];
+static MP_DEFINE_CONST_DICT(tinyml_fe_locals, tinyml_fe_locals_table);
+
+void tinyml_fe_natmod_init(void) {
+    mp_obj_full_type_t *type = &tinyml_type_AudioFrontend;
+    type->base.type = &mp_type_type;
+    type->flags = MP_TYPE_FLAG_NONE;
+    type->name = MP_QSTR_AudioFrontend;
+    MP_OBJ_TYPE_SET_SLOT(type, make_new, tinyml_fe_make_new, 0);
+    MP_OBJ_TYPE_SET_SLOT(type, attr, tinyml_fe_attr, 1);
+    MP_OBJ_TYPE_SET_SLOT(type, locals_dict, (void *)&tinyml_fe_locals, 2);
+    size_t i = 0;
+    #define TINYML_FE_SET(q, obj) \
+    tinyml_fe_locals_table[i++] = (mp_map_elem_t) { MP_OBJ_NEW_QSTR(q), MP_OBJ_FROM_PTR(&obj) };
+    TINYML_FE_METHODS(TINYML_FE_SET)
+    #undef TINYML_FE_SET
+    mp_store_global(MP_QSTR_AudioFrontend, MP_OBJ_FROM_PTR(type));
+}
+
+#else
+
+#define TINYML_FE_ENTRY(q, obj) { MP_ROM_QSTR(q), MP_ROM_PTR(&obj) },
 static const mp_rom_map_elem_t tinyml_fe_locals_table[] = {
-    { MP_ROM_QSTR(MP_QSTR_process), MP_ROM_PTR(&tinyml_fe_process_obj) },
-    { MP_ROM_QSTR(MP_QSTR_reset), MP_ROM_PTR(&tinyml_fe_reset_obj) },
-    { MP_ROM_QSTR(MP_QSTR_set_input_quantization), MP_ROM_PTR(&tinyml_fe_set_quant_obj) },
-    { MP_ROM_QSTR(MP_QSTR_map_int8), MP_ROM_PTR(&tinyml_fe_map_int8_obj) },
-    { MP_ROM_QSTR(MP_QSTR_config), MP_ROM_PTR(&tinyml_fe_config_obj) },
+    TINYML_FE_METHODS(TINYML_FE_ENTRY)
 };
 static MP_DEFINE_CONST_DICT(tinyml_fe_locals, tinyml_fe_locals_table);
 
@@ -350,4 +377,4 @@ MP_DEFINE_CONST_OBJ_TYPE(
     locals_dict, &tinyml_fe_locals
     );
 
-#endif // !MICROPY_ENABLE_DYNRUNTIME
+#endif

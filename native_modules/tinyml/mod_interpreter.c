@@ -6,18 +6,22 @@
 //     inp[:] = features                              # one slice assignment
 //     interp.invoke()
 //     scores = bytes(interp.output(0))
+//     ticks = interp.profile()                       # invoke, per-op counter ticks
 //
 // The model object is referenced, never copied: it may be frozen bytes, a
 // ROMFS memoryview or a bytearray (which must then not be resized). The arena
 // comes from the GC heap, sized to exactly what the model needs.
 
-#if !MICROPY_ENABLE_DYNRUNTIME
+#if MICROPY_ENABLE_DYNRUNTIME
+#include "py/dynruntime.h"
+#else
+#include "py/runtime.h"
+#include "py/binary.h"
+#include "py/mphal.h"
+#endif
 
 #include <math.h>
 #include <string.h>
-
-#include "py/runtime.h"
-#include "py/binary.h"
 
 #include "modtinyml.h"
 #include "tml_interp.h"
@@ -72,10 +76,12 @@ static NORETURN void tinyml_raise_error(const tml_error_t *err) {
 // ---------------------------------------------------------------------------
 // Tensor
 
+#if !MICROPY_ENABLE_DYNRUNTIME
 static const mp_obj_type_t tinyml_type_Tensor;
+#endif
 
 static mp_obj_t tinyml_tensor_new(tinyml_interp_obj_t *owner, tml_tensor_t *t) {
-    tinyml_tensor_obj_t *o = mp_obj_malloc(tinyml_tensor_obj_t, &tinyml_type_Tensor);
+    tinyml_tensor_obj_t *o = mp_obj_malloc(tinyml_tensor_obj_t, TINYML_TYPE(tinyml_type_Tensor));
     o->owner = owner;
     o->t = t;
     return MP_OBJ_FROM_PTR(o);
@@ -111,6 +117,55 @@ static mp_obj_t tinyml_tensor_unary_op(mp_unary_op_t op, mp_obj_t self_in) {
     return MP_OBJ_NULL;
 }
 
+#if MICROPY_ENABLE_DYNRUNTIME
+// The firmware's slice and index helpers are not in the natmod function
+// table: the same semantics, written out.
+static bool tinyml_is_slice(mp_obj_t index) {
+    return mp_obj_is_obj(index) && mp_obj_get_type(index)->name == MP_QSTR_slice;
+}
+
+static mp_int_t tinyml_slice_bound(mp_obj_t v, mp_int_t dflt, mp_int_t len) {
+    if (v == mp_const_none) {
+        return dflt;
+    }
+    mp_int_t i = mp_obj_get_int(v);
+    if (i < 0) {
+        i += len;
+    }
+    return i < 0 ? 0 : i > len ? len : i;
+}
+
+// Bounds of a slice with step 1 (None counts as 1); false for other steps.
+static bool tinyml_slice_indexes(size_t len, mp_obj_t index, mp_bound_slice_t *s) {
+    mp_obj_slice_t *slice = MP_OBJ_TO_PTR(index);
+    if (slice->step != mp_const_none && mp_obj_get_int(slice->step) != 1) {
+        return false;
+    }
+    s->start = tinyml_slice_bound(slice->start, 0, (mp_int_t)len);
+    s->stop = tinyml_slice_bound(slice->stop, (mp_int_t)len, (mp_int_t)len);
+    if (s->stop < s->start) {
+        s->stop = s->start;
+    }
+    s->step = 1;
+    return true;
+}
+
+static size_t tinyml_get_index(size_t len, mp_obj_t index) {
+    mp_int_t i = mp_obj_get_int(index);
+    if (i < 0) {
+        i += (mp_int_t)len;
+    }
+    if (i < 0 || (size_t)i >= len) {
+        mp_raise_msg(&mp_type_IndexError, MP_ERROR_TEXT("Tensor index out of range"));
+    }
+    return (size_t)i;
+}
+#else
+#define tinyml_is_slice(index) mp_obj_is_type(index, &mp_type_slice)
+#define tinyml_slice_indexes mp_seq_get_fast_slice_indexes
+#define tinyml_get_index(len, index) mp_get_index(&tinyml_type_Tensor, len, index, false)
+#endif
+
 // t[i], t[i] = v, t[a:b] (bytes copy), t[a:b] = buffer (element-typed
 // slices, step 1): the slice store is how a whole input is filled at once.
 static mp_obj_t tinyml_tensor_subscr(mp_obj_t self_in, mp_obj_t index, mp_obj_t value) {
@@ -125,9 +180,9 @@ static mp_obj_t tinyml_tensor_subscr(mp_obj_t self_in, mp_obj_t index, mp_obj_t 
     if (value != MP_OBJ_SENTINEL && t->is_const) {
         mp_raise_TypeError(MP_ERROR_TEXT("constant tensor is read-only"));
     }
-    if (mp_obj_is_type(index, &mp_type_slice)) {
+    if (tinyml_is_slice(index)) {
         mp_bound_slice_t s;
-        if (!mp_seq_get_fast_slice_indexes(n, index, &s)) {
+        if (!tinyml_slice_indexes(n, index, &s)) {
             mp_raise_NotImplementedError(MP_ERROR_TEXT("only slices with step 1"));
         }
         size_t off = s.start * esize, len = (s.stop - s.start) * esize;
@@ -137,12 +192,12 @@ static mp_obj_t tinyml_tensor_subscr(mp_obj_t self_in, mp_obj_t index, mp_obj_t 
         mp_buffer_info_t src;
         mp_get_buffer_raise(value, &src, MP_BUFFER_READ);
         if (src.len != len) {
-            TINYML_RAISE_FMT(&mp_type_ValueError, "length mismatch", "slice needs %d bytes, got %d", (int)len, (int)src.len);
+            mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("slice needs %d bytes, got %d"), (int)len, (int)src.len);
         }
         memcpy((byte *)t->data + off, src.buf, len);
         return mp_const_none;
     }
-    size_t i = mp_get_index(self->base.type, n, index, false);
+    size_t i = tinyml_get_index(n, index);
     if (value == MP_OBJ_SENTINEL) {
         return mp_binary_get_val_array(tc, t->data, i);
     }
@@ -232,6 +287,7 @@ static void tinyml_tensor_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     }
 }
 
+#if !MICROPY_ENABLE_DYNRUNTIME
 static MP_DEFINE_CONST_OBJ_TYPE(
     tinyml_type_Tensor,
     MP_QSTR_Tensor,
@@ -242,6 +298,7 @@ static MP_DEFINE_CONST_OBJ_TYPE(
     attr, tinyml_tensor_attr,
     buffer, tinyml_tensor_get_buffer
     );
+#endif
 
 // ---------------------------------------------------------------------------
 // Interpreter
@@ -256,7 +313,7 @@ static bool tinyml_interp_try(tinyml_interp_obj_t *self, const mp_buffer_info_t 
         self->arena_bytes = 0;
     }
     // GC blocks are 16-byte aligned; the runtime copes with less anyway.
-    self->arena = m_new_maybe(uint8_t, size ? size : 16);
+    self->arena = m_renew_maybe(uint8_t, NULL, 0, size ? size : 16, false);
     if (self->arena == NULL) {
         return false;
     }
@@ -268,16 +325,16 @@ static bool tinyml_interp_try(tinyml_interp_obj_t *self, const mp_buffer_info_t 
 static NORETURN void tinyml_raise_no_memory(size_t size) {
     // A model whose plan does not fit into this device's heap: say how much
     // it needs rather than raising a bare MemoryError.
-    TINYML_RAISE_FMT(&mp_type_ValueError, "not enough memory for the arena",
-        "model needs an arena of %u bytes: not enough memory", (unsigned)size);
+    mp_raise_msg_varg(&mp_type_ValueError,
+        MP_ERROR_TEXT("model needs an arena of %u bytes: not enough memory"), (unsigned)size);
 }
 
 // Interpreter(model, arena_size=None)
 static mp_obj_t tinyml_interp_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *all_args) {
     enum { ARG_model, ARG_arena_size };
-    static const mp_arg_t allowed[] = {
-        { MP_QSTR_model, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
-        { MP_QSTR_arena_size, MP_ARG_OBJ, {.u_rom_obj = MP_ROM_NONE} },
+    TINYML_QSTR_TABLE mp_arg_t allowed[] = {
+        { MP_QSTR_model, MP_ARG_REQUIRED | MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
+        { MP_QSTR_arena_size, MP_ARG_OBJ, {.u_obj = MP_OBJ_NULL} },
     };
     mp_arg_val_t args[MP_ARRAY_SIZE(allowed)];
     mp_arg_parse_all_kw_array(n_args, n_kw, all_args, MP_ARRAY_SIZE(allowed), allowed, args);
@@ -291,7 +348,7 @@ static mp_obj_t tinyml_interp_make_new(const mp_obj_type_t *type, size_t n_args,
     self->arena_bytes = 0;
     tml_error_t err;
     tml_status_t st = TML_ERR_ARENA_SMALL;
-    if (args[ARG_arena_size].u_obj != mp_const_none) {
+    if (args[ARG_arena_size].u_obj != MP_OBJ_NULL && args[ARG_arena_size].u_obj != mp_const_none) {
         mp_int_t size = mp_obj_get_int(args[ARG_arena_size].u_obj);
         if (size < 0) {
             mp_raise_ValueError(MP_ERROR_TEXT("arena_size must be >= 0"));
@@ -377,6 +434,67 @@ static mp_obj_t tinyml_interp_invoke(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(tinyml_interp_invoke_obj, tinyml_interp_invoke);
 
+#if !MICROPY_ENABLE_DYNRUNTIME
+// (Firmware only: the natmod function table has no clock.)
+// Counter read around each operator by profile(): the CPU cycle counter
+// (on the qemu boards a timer clocked by virtual time, i.e. instructions),
+// or microseconds where mp_hal_ticks_cpu is a macro standing in for a
+// counter the port does not have (unix).
+static mp_uint_t tinyml_profile_now(void) {
+    #ifdef mp_hal_ticks_cpu
+    return mp_hal_ticks_us();
+    #else
+    return mp_hal_ticks_cpu();
+    #endif
+}
+
+typedef struct _tinyml_profile_t {
+    mp_uint_t last;
+    mp_uint_t *ticks;
+} tinyml_profile_t;
+
+// Runtime hook: each op is charged the ticks since the previous op ended
+// (since op 0 began for the first), so the per-op figures add up to the
+// whole invoke, loop overhead included.
+static void tinyml_profile_hook(void *user, uint32_t op, int end) {
+    tinyml_profile_t *prof = user;
+    if (end) {
+        mp_uint_t now = tinyml_profile_now();
+        prof->ticks[op] = now - prof->last;
+        prof->last = now;
+    } else if (op == 0) {
+        prof->last = tinyml_profile_now();
+    }
+}
+
+// profile() -> tuple: run the model once, like invoke(), and return the
+// counter ticks each operator took, in graph order (see tinyml_profile_now).
+static mp_obj_t tinyml_interp_profile(mp_obj_t self_in) {
+    tinyml_interp_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    uint32_t n = tml_interp_op_count(&self->it);
+    // Allocated up front: nothing allocates between two readings.
+    mp_uint_t *ticks = m_new0(mp_uint_t, n ? n : 1);
+    tinyml_profile_t prof = { 0, ticks };
+    self->it.profile = tinyml_profile_hook;
+    self->it.profile_user = &prof;
+    tml_error_t err;
+    tml_status_t st = tml_interp_invoke(&self->it, &err);
+    self->it.profile = NULL;
+    self->it.profile_user = NULL;
+    if (st != TML_OK) {
+        m_del(mp_uint_t, ticks, n ? n : 1);
+        tinyml_raise_error(&err);
+    }
+    mp_obj_tuple_t *result = MP_OBJ_TO_PTR(mp_obj_new_tuple(n, NULL));
+    for (uint32_t i = 0; i < n; i++) {
+        result->items[i] = mp_obj_new_int_from_uint(ticks[i]);
+    }
+    m_del(mp_uint_t, ticks, n ? n : 1);
+    return MP_OBJ_FROM_PTR(result);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(tinyml_interp_profile_obj, tinyml_interp_profile);
+#endif
+
 static void tinyml_interp_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     tinyml_interp_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (dest[0] != MP_OBJ_NULL) {
@@ -391,7 +509,11 @@ static void tinyml_interp_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
         mp_obj_t list = mp_obj_new_list(0, NULL);
         for (uint32_t i = 0; i < n; i++) {
             const char *name = tml_interp_op_name(&self->it, i);
+            #if MICROPY_ENABLE_DYNRUNTIME
+            mp_obj_list_append(list, mp_obj_new_str(name, strlen(name)));
+            #else
             mp_obj_list_append(list, MP_OBJ_NEW_QSTR(qstr_from_str(name)));
+            #endif
         }
         dest[0] = list;
     } else if (attr == MP_QSTR_num_inputs) {
@@ -409,8 +531,40 @@ static void tinyml_interp_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     } else if (attr == MP_QSTR_invoke) {
         dest[0] = MP_OBJ_FROM_PTR(&tinyml_interp_invoke_obj);
         dest[1] = self_in;
+    #if !MICROPY_ENABLE_DYNRUNTIME
+    } else if (attr == MP_QSTR_profile) {
+        dest[0] = MP_OBJ_FROM_PTR(&tinyml_interp_profile_obj);
+        dest[1] = self_in;
+    #endif
     }
 }
+
+#if MICROPY_ENABLE_DYNRUNTIME
+
+mp_obj_full_type_t tinyml_type_Tensor;
+mp_obj_full_type_t tinyml_type_Interpreter;
+
+void tinyml_interp_natmod_init(void) {
+    mp_obj_full_type_t *type = &tinyml_type_Tensor;
+    type->base.type = &mp_type_type;
+    type->flags = MP_TYPE_FLAG_NONE;
+    type->name = MP_QSTR_Tensor;
+    MP_OBJ_TYPE_SET_SLOT(type, print, tinyml_tensor_print, 0);
+    MP_OBJ_TYPE_SET_SLOT(type, unary_op, tinyml_tensor_unary_op, 1);
+    MP_OBJ_TYPE_SET_SLOT(type, subscr, tinyml_tensor_subscr, 2);
+    MP_OBJ_TYPE_SET_SLOT(type, attr, tinyml_tensor_attr, 3);
+    MP_OBJ_TYPE_SET_SLOT(type, buffer, tinyml_tensor_get_buffer, 4);
+
+    type = &tinyml_type_Interpreter;
+    type->base.type = &mp_type_type;
+    type->flags = MP_TYPE_FLAG_NONE;
+    type->name = MP_QSTR_Interpreter;
+    MP_OBJ_TYPE_SET_SLOT(type, make_new, tinyml_interp_make_new, 0);
+    MP_OBJ_TYPE_SET_SLOT(type, attr, tinyml_interp_attr, 1);
+    mp_store_global(MP_QSTR_Interpreter, MP_OBJ_FROM_PTR(type));
+}
+
+#else
 
 MP_DEFINE_CONST_OBJ_TYPE(
     tinyml_type_Interpreter,
@@ -420,4 +574,4 @@ MP_DEFINE_CONST_OBJ_TYPE(
     attr, tinyml_interp_attr
     );
 
-#endif // !MICROPY_ENABLE_DYNRUNTIME
+#endif

@@ -17,16 +17,50 @@
 #define BYTEARRAY_TYPECODE 1
 #endif
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "tml_common.h"
 #include "modtinyml.h"
 
+#if MICROPY_ENABLE_DYNRUNTIME
+
+// A message being formatted into a fixed buffer (cut short when full).
+typedef struct _tinyml_msg_t {
+    char *buf;
+    size_t len;
+    size_t cap;
+} tinyml_msg_t;
+
+static void tinyml_msg_strn(void *data, const char *str, size_t len) {
+    tinyml_msg_t *m = data;
+    size_t room = m->cap - m->len;
+    len = len < room ? len : room;
+    memcpy(m->buf + m->len, str, len);
+    m->len += len;
+}
+
+// mp_raise_msg_varg for a dynamic module: the table has no formatted raise,
+// but it has the firmware's vprintf, so format with that and raise
+// type(message) like the firmware does.
+void tinyml_raise_msg_varg(const mp_obj_type_t *type, const char *fmt, ...) {
+    char buf[160];
+    tinyml_msg_t msg = { buf, 0, sizeof(buf) };
+    mp_print_t print = { &msg, tinyml_msg_strn };
+    va_list ap;
+    va_start(ap, fmt);
+    mp_vprintf(&print, fmt, ap);
+    va_end(ap);
+    nlr_raise(mp_obj_new_exception_arg1(type, mp_obj_new_str(buf, msg.len)));
+}
+
+#endif
+
 // Raise the Python exception that matches a core status code, with the
 // core's own message and the caller's context.
 void tinyml_raise_status(tml_status_t status, const char *context) {
     const mp_obj_type_t *type = status == TML_ERR_UNSUPPORTED_TYPE ? &mp_type_TypeError : &mp_type_ValueError;
-    TINYML_RAISE_FMT(type, "native core error", "%s: %s", context, tml_error_str(status));
+    mp_raise_msg_varg(type, MP_ERROR_TEXT("%s: %s"), context, tml_error_str(status));
 }
 
 mp_obj_t tinyml_new_int64(int64_t v) {
@@ -53,7 +87,7 @@ const int8_t *tinyml_get_int8_buffer(mp_obj_t obj, size_t *len, const char *what
     mp_get_buffer_raise(obj, &bufinfo, MP_BUFFER_READ);
     char tc = (char)bufinfo.typecode;
     if (tc != 'b' && tc != 'B' && tc != BYTEARRAY_TYPECODE) {
-        TINYML_RAISE_FMT(&mp_type_TypeError, "buffer must hold 8-bit elements", "%s must hold 8-bit elements", what);
+        mp_raise_msg_varg(&mp_type_TypeError, MP_ERROR_TEXT("%s must hold 8-bit elements"), what);
     }
     *len = bufinfo.len;
     return (const int8_t *)bufinfo.buf;
@@ -74,7 +108,7 @@ static mp_obj_t tinyml_dot_s8(size_t n_args, const mp_obj_t *args) {
     const int8_t *a = tinyml_get_int8_buffer(args[0], &na, "a");
     const int8_t *b = tinyml_get_int8_buffer(args[1], &nb, "b");
     if (na != nb) {
-        TINYML_RAISE_FMT(&mp_type_ValueError, "length mismatch", "length mismatch: %d != %d", (int)na, (int)nb);
+        mp_raise_msg_varg(&mp_type_ValueError, MP_ERROR_TEXT("length mismatch: %d != %d"), (int)na, (int)nb);
     }
     mp_int_t a_off = n_args > 2 ? mp_obj_get_int(args[2]) : 0;
     mp_int_t b_off = n_args > 3 ? mp_obj_get_int(args[3]) : 0;
@@ -94,6 +128,8 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     mp_store_global(MP_QSTR_version, MP_OBJ_FROM_PTR(&tinyml_version_obj));
     mp_store_global(MP_QSTR_dot_s8, MP_OBJ_FROM_PTR(&tinyml_dot_s8_obj));
     mp_store_global(MP_QSTR_scan_s16, MP_OBJ_FROM_PTR(&tinyml_scan_s16_obj));
+    tinyml_interp_natmod_init();
+    tinyml_fe_natmod_init();
     MP_DYNRUNTIME_INIT_EXIT
 }
 

@@ -65,6 +65,7 @@ class FakeInterpreter:
         self.frames = frames
         self.channels = channels
         self.invokes = 0
+        self.digest = 0
 
     def input(self, i):
         return self._in
@@ -88,18 +89,46 @@ class FakeInterpreter:
         out[1] = 0x80
         out[2] = (p - 128) & 255
         out[3] = 0x80
+        # Order-sensitive digest of every output so far (small ints).
+        self.digest = (self.digest * 31 + out[0] * 7 + out[2]) % 1000003
 
 
-def signal(n, bursts, amp=8000, seed=1):
-    """int16 noise (amplitude ~200) with loud bursts at (start, length)."""
-    a = array("h", bytes(2 * n))
-    for i in range(n):
-        seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
-        a[i] = ((seed >> 16) % 401) - 200
-    for start, length in bursts:
-        for i in range(start, min(n, start + length)):
-            a[i] = amp if (i // 8) % 2 else -amp
-    return a
+class Signal:
+    """``n`` int16 samples of noise (amplitude ~200) with loud bursts at
+    (start, length), produced chunk by chunk: several seconds of audio held
+    whole would not fit the smallest boards' heap. ``readinto`` continues
+    where the last call ended; ``rewind`` starts over with the same values."""
+
+    def __init__(self, n, bursts, amp=8000, seed=1):
+        self.n = n
+        self.bursts = bursts
+        self.amp = amp
+        self._seed0 = seed % 30269 or 1
+        self.rewind()
+
+    def __len__(self):
+        return self.n
+
+    def rewind(self):
+        self.pos = 0
+        self._seed = self._seed0
+
+    def readinto(self, buf, count=-1):
+        """Fill ``buf`` (at most ``count`` samples); returns how many."""
+        n = len(buf) if count < 0 else min(count, len(buf))
+        n = min(n, self.n - self.pos)
+        pos = self.pos
+        seed = self._seed
+        for k in range(n):
+            seed = seed * 171 % 30269  # small ints on every port: no heap use
+            buf[k] = seed % 401 - 200
+        amp = self.amp
+        for start, length in self.bursts:
+            for i in range(max(start, pos), min(self.n, start + length, pos + n)):
+                buf[i - pos] = amp if (i // 8) % 2 else -amp
+        self._seed = seed
+        self.pos = pos + n
+        return n
 
 
 class CheapFrontend:

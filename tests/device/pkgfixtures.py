@@ -150,57 +150,114 @@ def write_package(folder, files):
             f.write(files[name])
 
 
-# ROMFS images (the record format of MicroPython's vfs.VfsRom).
-def _varuint(n):
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
+# ROMFS images (the record format of MicroPython's vfs.VfsRom): a record
+# is its kind and payload length as big-endian base-128 varuints (high bit
+# on all but the last byte), then the payload.
+def _vlen(n):
+    k = 1
+    while n > 0x7F:
         n >>= 7
-    out.reverse()
-    return bytes(out)
+        k += 1
+    return k
 
 
-def _record(kind, payload):
-    return _varuint(kind) + _varuint(len(payload)) + payload
+def _rlen(kind, payload_len):
+    return _vlen(kind) + _vlen(payload_len) + payload_len
+
+
+def _put(img, pos, n):
+    k = _vlen(n)
+    for i in range(k - 1, -1, -1):
+        img[pos + i] = (n & 0x7F) | (0x80 if i < k - 1 else 0)
+        n >>= 7
+    return pos + k
 
 
 def romfs_image(tree, align=16, aligned=("model.tflite",)):
-    """tree: {name: bytes | {name: ...}} -> a ROMFS image (bytes). The data
-    of files named in ``aligned`` starts at a multiple of ``align`` (the
-    runtime needs aligned tensor data), by padding records before it."""
-    pads = {}
+    """tree: {name: bytes-like | {name: ...}} -> a ROMFS image (bytearray).
+    The data of files named in ``aligned`` starts at a multiple of ``align``
+    (the runtime needs aligned tensor data), by padding records before it.
+    Sizes are worked out first and the image is written once, so the
+    heap holds one copy of the data (models may be memoryviews of ROMFS
+    files: small boards)."""
+    pads = {}  # file path -> payload length of its padding record
 
-    def entries(t, prefix):
-        out = b""
+    def file_len(path, nm, data):
+        n = _vlen(len(nm)) + len(nm) + _rlen(2, len(data))
+        return n if path not in pads else n + _rlen(1, pads[path])
+
+    def entries_len(t, prefix):
+        total = 0
         for name in sorted(t):
-            v = t[name]
-            nm = name.encode()
+            v, nm = t[name], name.encode()
             if isinstance(v, dict):
-                out += _record(4, _varuint(len(nm)) + nm + entries(v, prefix + name + "/"))
+                total += _rlen(4, _vlen(len(nm)) + len(nm) + entries_len(v, prefix + name + "/"))
             else:
-                k = pads.get(prefix + name)
-                pad = b"" if k is None else _record(1, bytes(k))
-                out += _record(5, _varuint(len(nm)) + nm + pad + _record(2, v))
-        return out
+                total += _rlen(5, file_len(prefix + name, nm, v))
+        return total
 
-    def files(t, prefix):
+    def write(img, pos, t, prefix, offsets):
+        # img None: positions only (offsets of the file data).
+        for name in sorted(t):
+            v, nm = t[name], name.encode()
+            path = prefix + name
+            if isinstance(v, dict):
+                plen = _vlen(len(nm)) + len(nm) + entries_len(v, path + "/")
+                head = (4, plen)
+            else:
+                head = (5, file_len(path, nm, v))
+            if img is None:
+                pos += _vlen(head[0]) + _vlen(head[1]) + _vlen(len(nm)) + len(nm)
+            else:
+                pos = _put(img, _put(img, pos, head[0]), head[1])
+                pos = _put(img, pos, len(nm))
+                img[pos:pos + len(nm)] = nm
+                pos += len(nm)
+            if isinstance(v, dict):
+                pos = write(img, pos, v, path + "/", offsets)
+                continue
+            if path in pads:
+                if img is None:
+                    pos += _rlen(1, pads[path])
+                else:
+                    pos = _put(img, _put(img, pos, 1), pads[path]) + pads[path]  # zero bytes
+            pos = pos + _rlen(2, len(v)) - len(v) if img is None else _put(img, _put(img, pos, 2), len(v))
+            offsets[path] = pos
+            if img is not None:
+                img[pos:pos + len(v)] = v
+            pos += len(v)
+        return pos
+
+    def aligned_files(t, prefix):
         for name in sorted(t):
             if isinstance(t[name], dict):
-                yield from files(t[name], prefix + name + "/")
+                yield from aligned_files(t[name], prefix + name + "/")
             elif name in aligned:
-                yield prefix + name, t[name]
+                yield prefix + name
 
     for _ in range(50):
-        img = _record(0x14A6B1, entries(tree, ""))
-        for path, data in files(tree, ""):
-            off = img.find(data)
-            if off % align:
-                # A padding record of 2 + k bytes shifts the data by 2 + k.
-                k = pads.get(path, -2) + 2 + (align - off % align)
-                pads[path] = (k - 2) % align
+        body = entries_len(tree, "")
+        start = _vlen(0x14A6B1) + _vlen(body)
+        offsets = {}
+        write(None, start, tree, "", offsets)
+        moved = False
+        for path in aligned_files(tree, ""):
+            shift = -offsets[path] % align
+            if shift:
+                # Grow the padding record before the data and look again:
+                # lengths around it may grow too. Padding only ever grows,
+                # so this settles.
+                size = (_rlen(1, pads[path]) if path in pads else 0) + shift
+                while size < 2 or 128 + 2 <= size < 128 + 3:  # no record is 1 or 130 bytes long
+                    size += align
+                pads[path] = size - 2 if size < 128 + 2 else size - 3
+                moved = True
                 break
-        else:
+        if not moved:
+            img = bytearray(start + body)
+            pos = _put(img, _put(img, 0, 0x14A6B1), body)
+            end = write(img, pos, tree, "", {})
+            assert end == len(img)
             return img
     raise AssertionError("could not align the ROMFS image")
 

@@ -29,13 +29,12 @@ def _pipeline(recognizer=True, gate=None, feature_typecode="H", **kw):
 
 def _feed_chunks(k, sig, chunk, events=None):
     buf = array("h", bytes(2 * chunk))
-    pos = 0
-    while pos < len(sig):
-        n = min(chunk, len(sig) - pos)
-        for i in range(n):
-            buf[i] = sig[pos + i]
+    sig.rewind()
+    while True:
+        n = sig.readinto(buf)
+        if n == 0:
+            break
         k.feed(buf, n, None if events is None else (lambda d: events.append((d.label, d.time_ms))))
-        pos += n
 
 
 def test_feature_lut_matches_formula():
@@ -52,13 +51,20 @@ def test_feature_lut_matches_formula():
 
 def test_window_holds_newest_frames_in_model_layout():
     k = _pipeline(recognizer=False)
-    sig = kf.signal(16000, [(4000, 3000)])
+    sig = kf.Signal(16000, [(4000, 3000)])
     _feed_chunks(k, sig, 1000)
-    # Reference: all frames of the whole signal in one call, converted.
+    # Reference: every frame of the audio the pipeline consumed, through a
+    # frontend of its own, converted (the frontend streams: feeding it in
+    # pieces gives the frames of a single call).
     fe = kf.FakeFrontend()
     out = array("H", bytes(2 * kf.CH * 200))
     consumed = k.hops * k.hop
-    n = fe.process(memoryview(sig)[:consumed], out)
+    piece = array("h", bytes(2 * 1600))
+    sig.rewind()
+    n = 0
+    while sig.pos < consumed:
+        got = sig.readinto(piece, consumed - sig.pos)
+        n += fe.process(memoryview(piece)[:got], out)
     assert n == k.frame_count and n > kf.FRAMES
     want = array("b", bytes(kf.FRAMES * kf.CH))
     for i in range(kf.FRAMES * kf.CH):
@@ -69,7 +75,7 @@ def test_window_holds_newest_frames_in_model_layout():
 
 
 def test_chunking_does_not_change_results():
-    sig = kf.signal(24000, [(5000, 4000), (15000, 4000)])
+    sig = kf.Signal(24000, [(5000, 4000), (15000, 4000)])
     runs = []
     for chunk in (1, 77, 320, 999, 4000):
         k = _pipeline(ring_hops=16)  # room for the largest chunk
@@ -78,24 +84,23 @@ def test_chunking_does_not_change_results():
         def on(d, seen=seen):
             seen.append((d.label, d.time_ms))
 
-        scores = []
         buf = array("h", bytes(2 * chunk))
-        pos = 0
-        while pos < len(sig):
-            n = min(chunk, len(sig) - pos)
-            for i in range(n):
-                buf[i] = sig[pos + i]
-            before = k.inferences
+        sig.rewind()
+        while True:
+            n = sig.readinto(buf)
+            if n == 0:
+                break
             k.feed(buf, n, on)
-            if k.inferences != before:
-                scores.append((k.t_ms, bytes(k.scores)))
-            pos += n
-        runs.append((seen, scores, k.inferences, k.hops))
+        # Only small results outlive the pipeline: what stays on the heap
+        # between runs must not fragment it (small boards).
+        runs.append((seen, (k.t_ms, bytes(k.scores)), k.inferences, k.hops, k.interpreter.digest))
+        del k, buf
     for r in runs[1:]:
         assert r[2] == runs[0][2] and r[3] == runs[0][3]
-        assert r[1][-1] == runs[0][1][-1]
+        assert r[1] == runs[0][1]
         assert r[0] == runs[0][0]
-    seen, scores, inferences, hops = runs[0]
+        assert r[4] == runs[0][4]  # the scores of every inference, in order
+    seen, last, inferences, hops, digest = runs[0]
     # One hop = 2 frames = 320 samples = 20 ms; inference starts once the
     # window holds FRAMES frames.
     assert hops == 24000 // 320
@@ -103,7 +108,7 @@ def test_chunking_does_not_change_results():
 
 
 def test_detects_bursts_at_the_right_time():
-    sig = kf.signal(48000, [(8000, 6000), (30000, 6000)])
+    sig = kf.Signal(48000, [(8000, 6000), (30000, 6000)])
     k = _pipeline()
     events = []
     _feed_chunks(k, sig, 512, events)
@@ -122,8 +127,8 @@ def test_no_allocation_per_hop_after_warmup():
     def fill(loud):
         s = seed
         for i in range(320):
-            s = (s * 1103515245 + 12345) & 0x7FFFFFFF
-            chunk[i] = (8000 if (i // 8) % 2 else -8000) if loud else ((s >> 16) % 401) - 200
+            s = s * 171 % 30269  # small ints: filling the chunk allocates nothing on any port
+            chunk[i] = (8000 if (i // 8) % 2 else -8000) if loud else s % 401 - 200
         return s
 
     def on(d):
@@ -153,7 +158,7 @@ def test_no_allocation_per_hop_after_warmup():
 def test_gate_rejects_without_touching_inference():
     g = gatemod.InputGate(stuck_samples=100)
     k = _pipeline(gate=g, ring_hops=16)
-    sig = kf.signal(16000, [])
+    sig = kf.Signal(16000, [])
     _feed_chunks(k, sig, 320)
     inf = k.inferences
     rec_frames = k.recognizer.frames
@@ -168,21 +173,28 @@ def test_gate_rejects_without_touching_inference():
 
 def test_overflow_drops_are_counted_and_stream_recovers():
     k = _pipeline(ring_hops=2)
-    sig = kf.signal(20000, [(12000, 5000)])
-    k.write(sig)  # 20000 samples into a 640-sample ring without processing
+    sig = kf.Signal(20000, [(12000, 5000)])
+    buf = array("h", bytes(2 * 2000))
+    while True:  # 20000 samples into a 640-sample ring without processing
+        n = sig.readinto(buf)
+        if n == 0:
+            break
+        k.write(buf, n)
     assert k.dropped == 20000 - 640
     k.process()
     events = []
     _feed_chunks(k, sig, 320, events)
     assert [e[0] for e in events] == ["yes"]
     k2 = _pipeline(ring_hops=2, overflow=RAISE)
+    sig.rewind()
+    sig.readinto(buf)
     with raises(OverflowError):
-        k2.write(sig)
+        k2.write(buf)
 
 
 def test_int8_frontend_output_goes_straight_into_the_window():
     k = _pipeline(feature_typecode="b")
-    sig = kf.signal(16000, [(6000, 5000)])
+    sig = kf.Signal(16000, [(6000, 5000)])
     events = []
     _feed_chunks(k, sig, 400, events)
     assert k.lut is None and k.inferences > 0
@@ -204,9 +216,23 @@ def test_bad_arguments():
         KWS(interp, fe, kf.FRAMES, kf.CH, kf.STEP, float_scale=0.25, feature_typecode="f")
 
 
-def test_soak_one_hour_heap_does_not_grow():
-    # One hour of 16 kHz audio at full speed: 11250 hops, over 11000
-    # inferences; the heap must not grow and the clock must not drift.
+def _soak_seconds():
+    # An hour of audio on the Unix port. Boards that interpret Python at
+    # emulated (or microcontroller) speed run 10 minutes of the same code
+    # unless $MPYML_SOAK_SECONDS asks for more (`make soak`: an hour).
+    import os
+    import sys
+
+    getenv = getattr(os, "getenv", None)  # not on every port
+    v = getenv and getenv("MPYML_SOAK_SECONDS")
+    if v:
+        return max(300, int(v))
+    return 3600 if sys.platform == "linux" else 600
+
+
+def test_soak_heap_does_not_grow():
+    # Audio at full speed (an hour: 11250 hops, over 11000 inferences);
+    # the heap must not grow and the clock must not drift.
     k = KWS(kf.FakeInterpreter(), kf.CheapFrontend(), kf.FRAMES, kf.CH, kf.STEP, hop_frames=HOP_FRAMES,
             feature_typecode="b", ring_hops=10,
             recognizer=Recognizer(LABELS, 1 / 256, -128, threshold=0.8, average_window_ms=100, minimum_count=2,
@@ -218,7 +244,7 @@ def test_soak_one_hour_heap_does_not_grow():
     def on(d):
         count[0] += 1
 
-    seconds = 3600
+    seconds = _soak_seconds()
     chunks = seconds * 16000 // 1600
     for i in range(50):  # warm-up
         k.feed(loud if i % 20 < 3 else quiet, -1, on)
@@ -231,7 +257,7 @@ def test_soak_one_hour_heap_does_not_grow():
         after = gc.mem_alloc()
     finally:
         gc.enable()
-    assert after == before, "heap grew by %d bytes over an hour of audio" % (after - before)
+    assert after == before, "heap grew by %d bytes over %d s of audio" % (after - before, seconds)
     assert k.t_ms == seconds * 1000 and k.hops == seconds * 16000 // k.hop
     assert k.inferences == k.hops - (kf.FRAMES // HOP_FRAMES), (k.inferences, k.hops, count[0])
     assert count[0] == chunks // 20, (count[0], chunks)  # one detection per burst, none lost or doubled

@@ -312,7 +312,7 @@ def test_real_model_from_romfs_is_used_in_place():
     import vfs
 
     files = fx.micro_speech_files()
-    img = bytearray(fx.romfs_image({"ms": files}))
+    img = fx.romfs_image({"ms": files})  # a bytearray: one copy of the model
     vfs.mount(vfs.VfsRom(img), "/rom_mpyml_real")
     try:
         pkg = package.load("/rom_mpyml_real/ms")

@@ -4,10 +4,8 @@
 # Duration in simulated seconds: $MPYML_SOAK_SECONDS (default 600 = 10
 # minutes, the CI run); `make soak` runs a full hour.
 import gc
-import io
 import os
 import struct
-import sys
 from array import array
 
 from tinyml.clock import SimClock
@@ -60,12 +58,9 @@ def setup():
 
 
 def open_source():
-    if sys.platform == "linux":
-        return WavSource(WAV, loop=True)
-    # The qemu boards' /tmp is a RAM disk driven from Python, which
-    # allocates on every read: stream the same bytes from memory there.
-    with open(WAV, "rb") as f:
-        return WavSource(io.BytesIO(f.read()), loop=True)
+    # Read from the file system on every board (on the qemu boards a
+    # littlefs whose block device allocates nothing).
+    return WavSource(WAV, loop=True)
 
 
 def teardown():

@@ -26,6 +26,14 @@ def testdata() -> Path:
 
 
 @pytest.fixture(scope="session")
+def portable_native():
+    """mpyml._native built again with the portable kernels only (_portable_native.py)."""
+    import _portable_native
+
+    return _portable_native.load(_portable_native.build(ROOT))
+
+
+@pytest.fixture(scope="session")
 def firmware() -> Path:
     """The Unix-port firmware built by `mpyml build --board unix`."""
     path = ROOT / "build" / "unix" / "micropython"

@@ -25,19 +25,17 @@ def _firmware(board: str):
     return path
 
 
-# Device test modules that do not fit qemu-m0's 240 KB heap yet: they build
-# whole signals or read whole models/recordings (18-96 KB) into RAM. Their C
-# paths run on Cortex-M0 through test_runtime_qemu.py and
-# test_frontend_firmware.py; the modules run whole on the Unix port.
-TOO_BIG_FOR_M0 = {"test_kws.py", "test_package.py", "test_soak.py"}
-
-
 def test_device_suite_passes_on_qemu_m0(capsys, root):
+    # The whole suite, on the RP2040's instruction set with the RP2040
+    # firmware's heap size (see test_qemu_m0_is_an_rp2040_sized_board).
     _firmware("qemu-m0")
-    files = sorted(p for p in (root / "tests" / "device").glob("test_*.py") if p.name not in TOO_BIG_FOR_M0)
-    assert len(files) >= 10
-    run_and_check("qemu-m0", capsys, f"device suite on qemu-m0 (Cortex-M0, QEMU micro:bit), {len(files)} modules;"
-                  f" not yet on this heap: {', '.join(sorted(TOO_BIG_FOR_M0)) or 'none'}", files)
+    files = sorted((root / "tests" / "device").glob("test_*.py"))
+    assert len(files) >= 17
+    # Skipped only for what the emulated board lacks: a microphone and the
+    # time module of MicroPython's qemu port.
+    run_and_check("qemu-m0", capsys, f"device suite on qemu-m0 (Cortex-M0, QEMU micro:bit), all {len(files)} modules",
+                  [root / "tests" / "device"],
+                  allowed_skips={"test_i2s.py::test_real_microphone", "test_duty.py::test_system_clock"})
 
 
 def _write(folder, name, body):
@@ -140,6 +138,30 @@ def test_images_fit_their_memory(board):
         assert config.heap_bytes >= 200 * 1024
 
 
+def test_qemu_m0_is_an_rp2040_sized_board():
+    # The firmware gets the RP2040's 264 KB of RAM; QEMU's SRAM goes on
+    # after it, and that part holds the RAM disk of test runs (the flash
+    # filesystem of a real board), never the heap.
+    import re
+
+    config = qemu_config(get_board("qemu-m0"))
+    pico = get_board("RPI_PICO")
+    assert config.ram_bytes == pico.ram_bytes == 264 * 1024
+    sram = int(re.search(r"nrf51-soc\.sram-size=(\d+)", " ".join(config.qemu_args)).group(1))
+    ram_end = config.ram_origin + config.ram_bytes
+    assert ram_end <= config.ramdisk_addr and config.ramdisk_addr + config.ramdisk_bytes <= config.ram_origin + sram
+    elf = _firmware("qemu-m0")
+    assert elf_symbol(elf, "_ebss") <= ram_end - config.stack_reserve_bytes
+    # The heap is no larger than the real Pico firmware's (`make test` builds it).
+    from mpyml.paths import build_dir
+    from mpyml.rp2 import gc_heap_bytes
+
+    pico_elf = build_dir("RPI_PICO") / "firmware.elf"
+    assert pico_elf.is_file(), "no RP2040 image: run `make firmware-rp2` (make test builds it)"
+    pico_heap = gc_heap_bytes(pico_elf)
+    assert pico_heap is not None and 0 < config.heap_bytes <= pico_heap
+
+
 def test_romfs_roundtrip_and_alignment():
     files = {
         "/a/b/model.tflite": bytes(range(7)) * 1000,
@@ -204,3 +226,34 @@ def test_a_crashing_device_ends_the_run_with_its_fault_report(tmp_path):
     assert r.returncode == 1
     assert "before" in r.stdout and "error: the device crashed" in r.stderr and "R15:" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_ram_block_device_checks_its_arguments(tmp_path):
+    # The qemu boards' block device for the littlefs of test runs (C).
+    _firmware("qemu-m3")
+    script = tmp_path / "bdev.py"
+    script.write_text(textwrap.dedent("""
+        from _ramdisk import RAMBlockDev
+        d = RAMBlockDev(bytearray(4096), 512)
+        print(d.ioctl(4, 0), d.ioctl(5, 0), d.ioctl(6, 3), d.ioctl(99, 0))
+        d.writeblocks(7, b"abc", 509)
+        got = bytearray(3)
+        d.readblocks(7, got, 509)
+        print(bytes(got))
+        for bad in (lambda: d.readblocks(8, bytearray(1)), lambda: d.writeblocks(7, b"abcd", 509),
+                    lambda: d.readblocks(-1, bytearray(1)), lambda: RAMBlockDev(bytearray(4096), 100),
+                    lambda: RAMBlockDev(bytearray(600), 512), lambda: RAMBlockDev(b"read-only" * 100)):
+            try:
+                bad()
+                print("accepted")
+            except (ValueError, TypeError) as e:
+                print(type(e).__name__, e)
+    """))
+    r = subprocess.run([*MPYML, "run", "--board", "qemu-m3", str(script)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[:2] == ["8 512 0 -22", "b'abc'"]
+    assert lines[2:5] == ["ValueError block range outside the disk"] * 3
+    assert lines[5] == "ValueError block_size must be a power of two, at least 128"
+    assert lines[6] == "ValueError buffer holds fewer than 2 blocks"
+    assert lines[7].startswith("TypeError")

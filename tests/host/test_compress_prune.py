@@ -119,6 +119,126 @@ def test_gradual_pruner_follows_the_schedule_and_ends_at_target(model):
     assert zeros == round(0.8 * total)
 
 
+DS_CNN_S_SHAPES = [(10, 4, 1, 64)] + [(3, 3, 64, 1), (1, 1, 64, 64)] * 4 + [(64, 12)]
+
+
+def test_erk_plan_is_exact_and_keeps_small_kernels_denser():
+    from mpyml.compress.prune import erk_plan
+
+    sizes = [int(np.prod(s)) for s in DS_CNN_S_SHAPES]
+    for s in (0.3, 0.5, 0.8, 0.9, 0.95):
+        for boosted in ([], [0, len(sizes) - 1]):
+            plan = erk_plan(DS_CNN_S_SHAPES, s, boosted)
+            assert sum(plan) == round(s * sum(sizes))
+            assert all(0 <= k <= n for k, n in zip(plan, sizes))
+            dens = [1 - k / n for k, n in zip(plan, sizes)]
+            dw, pw = dens[1:9:2], dens[2:9:2]
+            # The 3x3 depthwise kernels (576 weights) stay denser than the 64x64 pointwise ones (4,096).
+            assert min(dw) > max(pw)
+            # Same shape, same density (up to one weight of rounding).
+            assert max(dw) - min(dw) <= 1.0 / 576 + 1e-9 and max(pw) - min(pw) <= 1.0 / 4096 + 1e-9
+            if boosted:
+                # The first convolution and the classifier are never sparser than any other layer.
+                for i in boosted:
+                    assert dens[i] >= max(dens) - 1.0 / min(sizes) - 1e-9
+    # At 90% the layers get different rates, the dense ones do not spend budget past full density.
+    plan = erk_plan(DS_CNN_S_SHAPES, 0.9, [0, 9])
+    dens = [1 - k / n for k, n in zip(plan, sizes)]
+    assert dens[1] > 0.2 and dens[2] < 0.08
+    plan = erk_plan(DS_CNN_S_SHAPES, 0.3, [0, 9])
+    assert plan[0] == 0 and plan[1] == 0 and sum(plan) == round(0.3 * sum(sizes))
+
+
+def test_erk_plan_rejects_bad_input():
+    from mpyml.compress.prune import erk_plan
+    from mpyml.errors import MpymlError
+
+    with pytest.raises(MpymlError, match="sparsity"):
+        erk_plan(DS_CNN_S_SHAPES, 1.0)
+    with pytest.raises(MpymlError, match="empty kernel"):
+        erk_plan([(3, 3, 0, 1)], 0.5)
+
+
+def test_erk_masks_on_a_model_are_exact_and_keep_the_largest_weights(model):
+    from mpyml.compress.prune import apply_masks, erk_masks, prunable_kernels, sparsity_of
+
+    import keras
+
+    m = keras.models.clone_model(model)
+    m.set_weights(model.get_weights())
+    masks = erk_masks(m, 0.9)
+    apply_masks(m, masks)
+    zeros, total, _ = sparsity_of(m)
+    assert zeros == round(0.9 * total)
+    names = [l.name for l, _ in prunable_kernels(m)]
+    dens = {n: float(np.mean(masks[n])) for n in names}
+    # The small depthwise kernels keep more of their weights than the pointwise ones.
+    assert min(dens[n] for n in names if n.startswith("dw")) > max(dens[n] for n in names if n.startswith("pw"))
+    for n in names:
+        k = model.get_layer(n).get_weights()[0]
+        keep = masks[n] == 1
+        if keep.any() and (~keep).any():
+            assert np.abs(k[keep]).min() >= np.abs(k[~keep]).max()
+
+
+def test_finetune_epochs_grow_with_sparsity():
+    from mpyml.compress.prune import finetune_epochs
+
+    assert [finetune_epochs(4, s) for s in (0.3, 0.5, 0.75, 0.875)] == [4, 4, 8, 12]
+    seq = [finetune_epochs(4, s) for s in (0.5, 0.8, 0.9, 0.95)]
+    assert seq == sorted(seq) and seq[-1] > 3 * seq[0]
+    assert finetune_epochs(4, 0.95, scaled=False) == 4 and finetune_epochs(0, 0.95) == 0
+
+
+def test_batchnorm_recalibration_matches_the_data_statistics(model, run):
+    import keras
+
+    from mpyml.compress.common import load_context
+    from mpyml.compress.prune import apply_masks, erk_masks, recalibrate_batchnorm
+
+    ctx = load_context(run)
+    m = keras.models.clone_model(model)
+    m.set_weights(model.get_weights())
+    apply_masks(m, erk_masks(m, 0.8))
+    bn = m.get_layer("conv0_bn")
+    momentum = bn.momentum
+    assert recalibrate_batchnorm(m, ctx.train.x, 16) >= 5
+    assert bn.momentum == momentum
+    # The moving mean is the average of the per-batch means of the (pruned) convolution's output.
+    conv = keras.Model(m.inputs, m.get_layer("conv0_conv").output)
+    n = len(ctx.train.x) // 16
+    y = np.asarray(conv.predict(ctx.train.x[:n * 16], verbose=0))
+    means = y.reshape(n, -1, y.shape[-1]).mean(axis=1).mean(axis=0)
+    np.testing.assert_allclose(np.asarray(bn.moving_mean), means, rtol=1e-3, atol=1e-4)
+
+
+def test_masks_hold_after_fine_tuning(model, run):
+    import keras
+
+    from mpyml.compress.common import fit, load_context
+    from mpyml.compress.prune import _Pruner, erk_masks, prunable_kernels, recalibrate_batchnorm, sparsity_of
+
+    ctx = load_context(run)
+    m = keras.models.clone_model(model)
+    m.set_weights(model.get_weights())
+    opts = {"protect_first": True, "protect_last": True}
+    steps = 2 * -(-len(ctx.train.x) // ctx.cfg.batch_size)
+    p = _Pruner(keras, m, 0.9, "erk", opts, steps=steps, schedule="gradual", ramp=0.5, updates=4)
+    fit(keras, m, ctx, epochs=2, learning_rate=0.01, callbacks=[p.callback])
+    p.finish()
+    before = {l.name: l.get_weights()[0].copy() for l, _ in prunable_kernels(m)}
+    recalibrate_batchnorm(m, ctx.train.x, 16)
+    zeros, total, _ = sparsity_of(m)
+    assert zeros == round(0.9 * total)
+    final = erk_masks(m, 0.9)
+    for layer, _ in prunable_kernels(m):
+        k = layer.get_weights()[0]
+        # Every weight outside the final mask is zero, and recalibration left the kernels alone.
+        assert np.all(k[p.masks[layer.name] == 0] == 0)
+        np.testing.assert_array_equal(k, before[layer.name])
+        assert float(np.mean(final[layer.name])) == pytest.approx(float(np.mean(p.masks[layer.name])), abs=1e-9)
+
+
 def test_prune_sweep_reports_sparsity_and_honest_sizes(run):
     r = cli("compress", "prune", run.path, "--sparsity", "0.5,0.9", "--epochs", "1")
     assert r.returncode == 0, r.stderr[-2000:]
@@ -129,18 +249,20 @@ def test_prune_sweep_reports_sparsity_and_honest_sizes(run):
     pruned = rows[1:]
     assert sorted((x["sparsity"], x["fine_tuned"]) for x in pruned) == [(0.5, False), (0.5, True), (0.9, False),
                                                                          (0.9, True)]
-    assert res["method"] == "layer" and res["schedule"] == "gradual"
+    assert res["method"] == "erk" and res["schedule"] == "gradual" and res["recalibrate_bn"]
+    assert sum(res["layer_sizes"].values()) == res["prunable_weights"]
     for x in pruned:
-        assert abs(x["achieved_sparsity"] - x["sparsity"]) < 0.01
-        # The first and last layers are protected, with and without fine-tuning: at most 50% sparse, unless
-        # the others are at their 98% limit (the tiny model's first layer is a large share of its weights).
-        per_layer = list(x["layer_sparsity"].values())
-        inner = per_layer[1:-1]
-        if x["sparsity"] == 0.5:
-            assert per_layer[0] <= 0.5 + 0.01 and per_layer[-1] <= 0.5 + 0.01
-            assert max(inner) - min(inner) < 0.02
-        else:
-            assert min(inner) >= 0.97 and per_layer[0] < min(inner) and per_layer[-1] < min(inner)
+        # Exact overall sparsity, with and without fine-tuning (the masks held through training).
+        assert abs(x["achieved_sparsity"] - x["sparsity"]) <= 1.0 / res["prunable_weights"] + 1e-9
+        per_layer = x["layer_sparsity"]
+        first, last = list(per_layer.values())[0], list(per_layer.values())[-1]
+        dw = [v for n, v in per_layer.items() if n.startswith("dw")]
+        pw = [v for n, v in per_layer.items() if n.startswith("pw")]
+        # ERK: the small depthwise kernels denser than the pointwise ones; the first and last layers
+        # no sparser than any other.
+        assert max(dw) < min(pw)
+        assert first <= min(per_layer.values()) + 0.01 and last <= min(per_layer.values()) + 0.03
+        assert "int8_bn_recalibrated" in x if not x["fine_tuned"] else x["epochs"] >= 1
         # The zeros survive int8 export (fine-tuning keeps the mask).
         assert x["int8_kernel_sparsity"] >= x["sparsity"] - 0.02
         assert x["nonzero_params"] < base["nonzero_params"]
@@ -150,6 +272,9 @@ def test_prune_sweep_reports_sparsity_and_honest_sizes(run):
     high = [x for x in pruned if x["sparsity"] == 0.9]
     assert all(x["gzip_bytes"] < base["gzip_bytes"] for x in high)
     assert set(res["latency_ms"]) == {"dense", "sparsity 0.90"}
+    # More fine-tuning epochs at 90% than at 50%.
+    ep = {x["sparsity"]: x["epochs"] for x in pruned if x["fine_tuned"]}
+    assert ep[0.9] > ep[0.5] == 1
     assert (run.path / "compression" / "plots" / "prune.png").stat().st_size > 1000
 
 

@@ -66,9 +66,14 @@ def driver(root, tmp_path_factory) -> Path:
     exe = tmp_path_factory.mktemp("quant") / "quant_check"
     src = root / "tests" / "host" / "csrc" / "quant_check.c"
     nm = root / "native_modules"
+    # The prepare-time helpers live in tml_quant.c; unused code of the
+    # runtime sources it needs is dropped at link time.
+    rt = nm / "runtime"
     subprocess.run([cc, "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter",
-                    f"-I{nm / 'runtime' / 'kernels'}", f"-I{nm / 'runtime'}", f"-I{nm / 'core'}",
-                    str(src), "-o", str(exe), "-lm"], check=True)
+                    "-ffunction-sections", "-fdata-sections", "-Wl,--gc-sections",
+                    f"-I{rt / 'kernels'}", f"-I{rt}", f"-I{nm / 'core'}",
+                    str(src), str(rt / "kernels" / "tml_quant.c"), str(rt / "tml_op.c"), str(rt / "tml_fb.c"),
+                    "-o", str(exe), "-lm"], check=True)
     return exe
 
 
@@ -167,3 +172,114 @@ def test_activation_ranges(driver):
     got = [tuple(int(v) for v in line.split()) for line in _run(driver, lines)]
     assert got[:-1] == expect
     assert got[-1][0] != 0
+
+
+def _f32(v) -> str:
+    return float(np.float32(v)).hex()
+
+
+def _positive_f32(rng: np.random.Generator, n: int) -> list[float]:
+    """Random positive finite float32 values: realistic scales, whole-range
+    bit patterns (subnormals included) and a few edges."""
+    real = np.exp(rng.uniform(-25, 6, size=n)).astype(np.float32)
+    bits = rng.integers(1, 0x7F800000, size=n, dtype=np.uint32).view(np.float32)
+    edges = np.array([1.0, 0.5, 2.0, 1.5, 3.0, 1e-45, 1.1754942e-38, 1.1754944e-38, 3.4028235e38, 0.1,
+                      1.0 - 2.0 ** -24, 1.0 + 2.0 ** -23], dtype=np.float32)
+    return [float(v) for v in np.concatenate([real, bits, edges])]
+
+
+def test_integer_multiplier_is_bit_exact_with_double(driver):
+    """The multipliers of CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED come
+    from integer arithmetic (no soft double on Cortex-M0); they must equal
+    the double computation of the reference for every float triple."""
+    rng = np.random.default_rng(11)
+    xs = _positive_f32(rng, 1500)
+    n = len(xs)
+    cases = [(xs[i], xs[(i * 7 + 3) % n], xs[(i * 13 + 5) % n]) for i in range(n)]
+    # Typical per-channel convolution scales.
+    cases += [(float(np.float32(a)), float(np.float32(b)), float(np.float32(c))) for a, b, c in
+              zip(rng.uniform(0.005, 0.5, 3000), np.exp(rng.uniform(-12, -3, 3000)), rng.uniform(0.005, 0.5, 3000))]
+    # Ratios near powers of two and near the rounding to 2^31.
+    cases += [(1.0, 1.0, float(np.float32(1.0 + k * 2.0 ** -23))) for k in range(-4, 5)]
+    # Zero, negative, infinite and NaN operands give 0 in both.
+    cases += [(0.0, 1.0, 1.0), (-1.0, 1.0, 1.0), (-1.0, -1.0, 1.0), (1.0, 1.0, 0.0), (math.inf, 1.0, 1.0),
+              (1.0, 1.0, math.inf), (math.nan, 1.0, 1.0), (-2.0, 3.0, -0.5)]
+    got = _run(driver, [f"qabc {_f32(a)} {_f32(b)} {_f32(c)}" for a, b, c in cases])
+    bad = [(c, g) for c, g in zip(cases, got) if g.split()[:2] != g.split()[2:]]
+    assert not bad, f"{len(bad)} of {len(cases)} differ, first: {bad[:3]}"
+    assert sum(g.split()[0] != "0" for g in got) > len(cases) // 2  # most cases give a real multiplier
+
+
+def test_softmax_multiplier_and_radius_are_bit_exact(driver):
+    rng = np.random.default_rng(12)
+    xs = _positive_f32(rng, 600)
+    betas = [1.0, 0.5, 2.0] + xs[:300]
+    cases = [(b, s, 5) for b in betas[:40] for s in xs[::13]][:3000]
+    cases += [(1.0, float(np.float32(2.0 ** k)), 5) for k in range(-40, 10)]
+    cases += [(b, s, 5) for b, s in zip(betas, reversed(xs))]
+    got = _run(driver, [f"smx {_f32(b)} {_f32(s)} 5" for b, s, _ in cases])
+    bad = [(c, g) for c, g in zip(cases, got) if g.split()[:3] != g.split()[3:] and not (g.split()[0] == g.split()[3] == "0")]
+    assert not bad, f"{len(bad)} of {len(cases)} differ, first: {bad[:3]}"
+    assert {g.split()[0] for g in got} == {"0", "1"}  # both outcomes covered
+    cases = [(ib, ls) for ib in (0, 3, 4, 5, 8, 12) for ls in range(0, 40)]
+    got = _run(driver, [f"radius {ib} {ls}" for ib, ls in cases])
+    assert all(g.split()[0] == g.split()[1] for g in got), got
+
+
+def _qexact_model(q: int, sticky: int, e: int) -> tuple[int, int]:
+    """q * 2^e (plus a nonzero remainder below q's last bit when sticky),
+    rounded to a double (53 bits, ties to even), then quantize_multiplier()."""
+    top = q.bit_length() - 1
+    if top > 52:
+        k = top - 52
+        low, q = q & ((1 << k) - 1), q >> k
+        e += k
+        half = 1 << (k - 1)
+        if low > half or (low == half and (sticky or q & 1)):
+            q += 1
+    return quantize_multiplier(math.ldexp(float(q), e))
+
+
+def test_double_rounding_before_the_multiplier(driver):
+    """Quotients just below a tie of the 31-bit multiplier: rounding to the
+    double first moves them onto the tie (then away from zero), as the
+    reference's double does; sticky bits and ties to even included."""
+    rng = np.random.default_rng(13)
+    cases = []
+    for _ in range(400):
+        m31 = int(rng.integers(1 << 30, 1 << 31))
+        for shift_bits in (23, 24, 26):
+            tie = ((2 * m31 + 1) << (shift_bits - 1))  # exactly half-way below 31 bits, 54+ bits long
+            base = tie << (55 - tie.bit_length()) if tie.bit_length() < 55 else tie
+            for d in (-2, -1, 0, 1):
+                cases.append((base + d, int(rng.integers(0, 2)), int(rng.integers(-80, 0))))
+    cases += [((1 << 57) - 1, 1, -57), ((1 << 53) - 1, 0, -53), (1 << 52, 0, -52), (3, 0, -40), (1, 0, -31), (1, 0, -32)]
+    got = _run(driver, [f"qexact {q} {s} {e}" for q, s, e in cases])
+    assert [tuple(int(v) for v in g.split()) for g in got] == [_qexact_model(q, s, e) for q, s, e in cases]
+
+
+def test_integer_round_division_is_bit_exact_with_float(driver):
+    """Activation bounds zp + round(f / scale) come from integer arithmetic;
+    they must equal the float computation for every scale, also at ties."""
+    rng = np.random.default_rng(14)
+    dens = _positive_f32(rng, 1500)
+    dens += [-d for d in dens[:300]] + [0.0, -0.0, math.inf, -math.inf, math.nan]
+    # Quotients exactly on .5 (ties) and on float rounding boundaries.
+    dens += [float(np.float32(6.0 / (k + 0.5))) for k in range(200)] + [2.0 / (2 * k + 1) for k in range(100)]
+    nums = [0, 1, -1, 6, -6, 3, 1 << 23, (1 << 24) - 1, -((1 << 24) - 1)]
+    cases = [(n, d) for d in dens for n in nums[:5]] + [(int(n), d) for n, d in
+                                                       zip(rng.integers(-(1 << 24) + 1, 1 << 24, 2000), dens)]
+    got = _run(driver, [f"rdiv {n} {_f32(d)}" for n, d in cases])
+    bad = [(c, g) for c, g in zip(cases, got) if g.split()[0] != g.split()[1]]
+    assert not bad, f"{len(bad)} of {len(cases)} differ, first: {bad[:3]}"
+    assert len({g.split()[0] for g in got}) > 100
+
+
+def test_float_compares_on_bit_patterns(driver):
+    rng = np.random.default_rng(15)
+    vals = _positive_f32(rng, 200)
+    vals += [-v for v in vals[:100]] + [0.0, -0.0, math.inf, -math.inf, math.nan, -math.nan, 1.0 / 256, 1.0 / 65536]
+    pairs = [(a, b) for a in vals[::7] for b in vals[::5]] + [(v, v) for v in vals]
+    got = _run(driver, [f"fcmp {_f32(a)} {_f32(b)}" for a, b in pairs])
+    assert all(g.split()[:2] == g.split()[2:] for g in got)
+    assert {g.split()[0] for g in got} == {"0", "1"} and {g.split()[1] for g in got} == {"0", "1"}

@@ -5,6 +5,10 @@ fused activations, per-channel/per-tensor weights, broadcasting, int8 and
 float32) is converted by TensorFlow's converter in this process, then run on
 several random inputs through TFLM (the ``tflite-micro`` package) and through
 the mpyml runtime's host binding; every output must match byte for byte.
+Two builds of the binding run every case: the installed one (with this
+machine's architecture fast path, tml_fast_host.c) and a second one compiled
+with the fast paths left out (``-DTML_FAST_NONE``: the portable kernels of
+every core without its own fast path; see _portable_native.py).
 
 Size of the sweep: ``MPYML_CONFORMANCE_N`` models in total (default 224, i.e.
 8 per case kind), seed ``MPYML_CONFORMANCE_SEED``. ``make conformance-full
@@ -52,34 +56,61 @@ def _mpyml(tflite: bytes):
     return _native.Interpreter(tflite)
 
 
-def _run_both(case: opgen.OpCase, n_inputs: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _run_both(case: opgen.OpCase, n_inputs: int, seed: int,
+              portable=None) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(variant, TFLM output, our output) for every input set and output;
+    variant "fast" is the installed binding, "portable" the one given."""
     ref = _tflm(case.tflite)
-    ours = _mpyml(case.tflite)
+    variants = [("fast", _mpyml(case.tflite))]
+    if portable is not None:
+        variants.append(("portable", portable.Interpreter(case.tflite)))
+    ours = variants[0][1]
     n_in = ours.num_inputs
     details = [ref.get_input_details(i) for i in range(n_in)]
-    pairs = []
+    triples = []
     for xs in opgen.random_inputs(case, details, n_inputs, seed):
         for i, x in enumerate(xs):
             ref.set_input(x, i)
-            memoryview(ours.input(i)).cast("B")[:] = np.ascontiguousarray(x).tobytes()
         ref.invoke()
-        ours.invoke()
-        for j in range(ours.num_outputs):
-            expected = np.asarray(ref.get_output(j))
-            got = np.frombuffer(bytes(memoryview(ours.output(j)).cast("B")), dtype=expected.dtype)
-            pairs.append((expected, got.reshape(expected.shape)))
-    return pairs
+        expected = [np.asarray(ref.get_output(j)) for j in range(ours.num_outputs)]
+        for name, interp in variants:
+            for i, x in enumerate(xs):
+                memoryview(interp.input(i)).cast("B")[:] = np.ascontiguousarray(x).tobytes()
+            interp.invoke()
+            for j, e in enumerate(expected):
+                got = np.frombuffer(bytes(memoryview(interp.output(j)).cast("B")), dtype=e.dtype)
+                triples.append((name, e, got.reshape(e.shape)))
+    return triples
+
+
+def assert_all_match(label: str, triples: list[tuple[str, np.ndarray, np.ndarray]]) -> None:
+    for variant, expected, got in triples:
+        if expected.tobytes() != got.tobytes():
+            diff = np.argwhere(expected.view(np.uint8) != got.view(np.uint8)) if expected.dtype == np.int8 else []
+            pytest.fail(f"{label} ({variant} kernels): output differs from TFLM at {len(diff)} positions, "
+                        f"e.g. expected {expected.ravel()[:8]} got {got.ravel()[:8]}")
 
 
 @pytest.mark.parametrize("kind,index", CASE_IDS, ids=[f"{k}-{i}" for k, i in CASE_IDS])
-def test_op_matches_tflm(cases, kind, index):
+def test_op_matches_tflm(cases, portable_native, kind, index):
     case = cases[(kind, index)]
     assert not case.error, f"generating {case.name} failed: {case.error}"
-    for expected, got in _run_both(case, INPUTS_PER_MODEL, seed=case.seed):
-        if expected.tobytes() != got.tobytes():
-            diff = np.argwhere(expected.view(np.uint8) != got.view(np.uint8)) if expected.dtype == np.int8 else []
-            pytest.fail(f"{case.name} {case.params}: output differs from TFLM at {len(diff)} positions, "
-                        f"e.g. expected {expected.ravel()[:8]} got {got.ravel()[:8]}")
+    triples = _run_both(case, INPUTS_PER_MODEL, seed=case.seed, portable=portable_native)
+    assert {v for v, _, _ in triples} == {"fast", "portable"}
+    assert_all_match(f"{case.name} {case.params}", triples)
+
+
+def test_portable_build_has_no_fast_path(root, portable_native):
+    """The second build really leaves the fast-path layer out, and the
+    installed one on this host has it."""
+    import ctypes
+    import platform
+
+    from mpyml import _native
+
+    assert not hasattr(ctypes.CDLL(portable_native.__file__), "tml_fast_conv2d")
+    if platform.machine().lower() in ("x86_64", "amd64", "aarch64", "arm64"):
+        assert hasattr(ctypes.CDLL(_native.__file__), "tml_fast_conv2d")
 
 
 def test_generated_models_hold_only_the_op_under_test(cases):

@@ -42,10 +42,23 @@ def test_bench_runtime_reports_every_model(root, testdata):
         assert m["ours_ms"] > 0 and m["tflm_ms"] > 0 and m["ratio"] == m["ours_ms"] / m["tflm_ms"]
         assert m["arena_ours"] > 0 and m["arena_tflm"] > 0
     sizes = data["code_size"]
-    assert set(sizes) == {"armv6m", "armv6m-core", "armv7em", "armv7em-core"}
+    assert set(sizes) == {"armv6m", "armv6m-int8", "armv6m-int8-short", "armv6m-min", "armv6m-core",
+                          "armv7em", "armv7em-core"}
     for target in ("armv6m", "armv7em"):
         # The kernels add code on top of the interpreter alone.
         assert sizes[target]["text"] > sizes[f"{target}-core"]["text"] > 1000
+    # Each size switch makes the Cortex-M0 image smaller; the int8 kernels
+    # compute their multipliers without any soft floating point.
+    v6 = [sizes[k] for k in ("armv6m", "armv6m-int8", "armv6m-int8-short", "armv6m-min")]
+    assert all(a["text"] > b["text"] and a["runtime_text"] > b["runtime_text"] for a, b in zip(v6, v6[1:]))
+    assert all(s["runtime_text"] < s["text"] for s in v6)
+    assert any(name.startswith("__aeabi_f") for name in sizes["armv6m"]["soft_float"])
+    assert sizes["armv6m-int8"]["soft_float"] == [] and sizes["armv6m-min"]["soft_float"] == []
+    assert not any(name.startswith("__aeabi_d") for name in sizes["armv6m"]["soft_float"])
+    # The target: runtime + KWS kernels within 16 KB on armv6m.
+    assert sizes["armv6m-min"]["runtime_text"] <= 16 * 1024, (
+        f"runtime + KWS kernels (int8 only, short errors, portable kernels) take {sizes['armv6m-min']['runtime_text']} B "
+        "on armv6m: over the 16 KB flash target")
 
 
 MATH = {"expf", "exp", "floor", "floorf", "frexp", "frexpf", "round", "roundf", "tanhf", "tanh", "ldexp", "ldexpf",

@@ -37,10 +37,15 @@ def runtime_cmd(repeats: int, no_size: bool, qemu: bool, as_json: bool) -> None:
         click.echo(f"{m.name:<24s} {m.ours_ms:9.3f} {m.tflm_ms:9.3f} {m.ratio:6.2f}  {m.arena_ours:8d} {m.arena_tflm:10d}"
                    f"  {'yes' if m.identical else 'NO'}")
     if r.code_size:
-        click.echo(f"code size (arm-none-eabi-gcc -Os, --gc-sections; ops: {', '.join(KWS_OPS)}):")
+        click.echo(f"code size (arm-none-eabi-gcc -Os, --gc-sections; ops: {', '.join(KWS_OPS)}); runtime = text+rodata "
+                   "of the runtime's own objects (linker map, without libgcc/libc):")
         for label, s in r.code_size.items():
             what = "interpreter only" if label.endswith("-core") else "interpreter + KWS kernels"
-            click.echo(f"  {label:<13s} text {s['text']:6d}  data {s['data']:4d}  bss {s['bss']:4d}  ({what})")
+            variant = {"-int8": ", int8 only", "-int8-short": ", int8 only, short errors",
+                       "-min": ", int8 only, short errors, portable kernels"}.get(label[len(label.split("-")[0]):], "")
+            soft = f"  soft-float: {len(s['soft_float'])} routines" if s["soft_float"] else ""
+            click.echo(f"  {label:<18s} text {s['text']:6d}  runtime {s['runtime_text']:6d}  data {s['data']:4d}  "
+                       f"bss {s['bss']:4d}  ({what}{variant}){soft}")
     for board, models in r.qemu.items():
         click.echo(f"{board} (QEMU -icount, instructions per invoke; TFLM reference kernels on the same machine):")
         for name, q in models.items():

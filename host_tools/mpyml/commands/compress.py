@@ -71,23 +71,31 @@ def bits_cmd(run, bits_, epochs, learning_rate, max_train, max_eval) -> None:
 @click.argument("run")
 @click.option("--sparsity", default="0.3,0.5,0.7,0.8,0.9,0.95", show_default=True,
               help="Target sparsities, comma separated.")
-@click.option("--epochs", type=click.IntRange(min=0), default=2, show_default=True, help="Fine-tuning epochs.")
+@click.option("--epochs", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Fine-tuning epochs up to 50% sparsity (more above it, see --scale-epochs).")
 @click.option("--learning-rate", type=float, default=None)
-@click.option("--method", type=click.Choice(["layer", "global"]), default="layer", show_default=True,
-              help="layer: the same sparsity in every layer (first/last protected); global: one threshold.")
+@click.option("--method", type=click.Choice(["erk", "layer", "global"]), default="erk", show_default=True,
+              help="erk: per-layer density by kernel shape (small kernels denser); layer: the same sparsity in "
+                   "every layer (first/last protected); global: one threshold.")
 @click.option("--protect-first/--no-protect-first", default=True, show_default=True,
-              help="Prune the first layer at most --protected-sparsity (method layer).")
+              help="erk: the first layer as dense as the densest layer; layer: pruned at most --protected-sparsity.")
 @click.option("--protect-last/--no-protect-last", default=True, show_default=True,
-              help="Prune the last layer at most --protected-sparsity (method layer).")
+              help="erk: the last layer as dense as the densest layer; layer: pruned at most --protected-sparsity.")
 @click.option("--protected-sparsity", type=click.FloatRange(0.0, 1.0), default=0.5, show_default=True,
               help="Sparsity limit of protected layers (0 exempts them).")
 @click.option("--schedule", type=click.Choice(["gradual", "oneshot"]), default="gradual", show_default=True,
               help="gradual: sparsity ramps up during fine-tuning; oneshot: prune, then fine-tune with the mask held.")
 @click.option("--ramp", type=click.FloatRange(0.0, 1.0, min_open=True), default=0.6, show_default=True,
               help="Share of the fine-tuning steps spent raising the sparsity (gradual).")
+@click.option("--scale-epochs/--fixed-epochs", default=True, show_default=True,
+              help="Past 50% sparsity, one more share of --epochs per halving of the density.")
+@click.option("--recalibrate-bn/--no-recalibrate-bn", default=True, show_default=True,
+              help="Re-estimate BatchNorm statistics on the training data after pruning.")
+@click.option("--lr-schedule", type=click.Choice(["constant", "cosine"]), default="constant", show_default=True,
+              help="Fine-tuning learning rate: constant, or decaying along a cosine.")
 @_with_limits
 def prune_cmd(run, sparsity, epochs, learning_rate, method, protect_first, protect_last, protected_sparsity,
-              schedule, ramp, max_train, max_eval) -> None:
+              schedule, ramp, scale_epochs, recalibrate_bn, lr_schedule, max_train, max_eval) -> None:
     """Magnitude pruning sweep, with and without fine-tuning."""
     from ..compress.common import parse_floats
     from ..compress.prune import run_prune
@@ -95,7 +103,8 @@ def prune_cmd(run, sparsity, epochs, learning_rate, method, protect_first, prote
     levels = parse_floats(sparsity, "--sparsity", 0.0, 0.999)
     run_prune(_context(run, max_train, max_eval), sparsities=levels, epochs=epochs, learning_rate=learning_rate,
               method=method, protect_first=protect_first, protect_last=protect_last,
-              protected_sparsity=protected_sparsity, schedule=schedule, ramp=ramp)
+              protected_sparsity=protected_sparsity, schedule=schedule, ramp=ramp, scale_epochs=scale_epochs,
+              recalibrate_bn=recalibrate_bn, lr_schedule=lr_schedule)
 
 
 @compress.command("structured")

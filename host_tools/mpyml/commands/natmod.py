@@ -19,20 +19,38 @@ def natmod() -> None:
 
 @natmod.command("build")
 @click.argument("archs", nargs=-1, type=click.Choice(sorted(ARCHS)))
-def natmod_build(archs: tuple[str, ...]) -> None:
-    """Build _tinyml.mpy for ARCHS (default: all) and the mip package."""
+@click.option("--model", "models", multiple=True, type=click.Path(path_type=Path),
+              help="Model package folder or .tflite (repeatable): only the kernels these models use.")
+@click.option("--ops", default=None, help="Comma-separated operators to build in (with or instead of --model).")
+@click.option("--int8-only", is_flag=True, help="Leave the float32 kernels out.")
+@click.option("--short-errors", is_flag=True, help="Status texts instead of detailed load/kernel errors.")
+def natmod_build(archs: tuple[str, ...], models: tuple[Path, ...], ops: str | None, int8_only: bool,
+                 short_errors: bool) -> None:
+    """Build _tinyml.mpy for ARCHS (default: all) and the mip package.
+
+    With --model/--ops (and the size switches) the module registers only
+    those kernels, as `mpyml build --model` does for firmware: a smaller
+    module in its own folder and package."""
     from ..natmod import build_natmod, write_package
 
+    opset = None
+    switches = [name for name, on in (("int8_only", int8_only), ("short_errors", short_errors)) if on]
+    if models or ops or switches:
+        from ..opset import opset_from
+
+        opset = opset_from(list(models), (ops or "").split(","), switches)
+        click.echo(f"operators: {', '.join(opset.ops) if opset.ops is not None else 'all'}"
+                   + (f"; switches: {' '.join(opset.defines)}" if opset.defines else ""), err=True)
     chosen = list(archs) or list(ARCHS)
     left: list[str] = []
     for arch in chosen:
-        r = build_natmod(arch, log=lambda m: click.echo(m, err=True))
+        r = build_natmod(arch, log=lambda m: click.echo(m, err=True), opset=opset)
         click.echo(f"{r.mpy} ({r.size} B; glue: {', '.join(r.glue)})")
         left = r.left_out
-    pkg = write_package(chosen)
+    pkg = write_package(chosen, opset)
     click.echo(f"mip package: {pkg} (mpremote mip install {pkg}/package-<arch>.json)")
     if left:
-        click.echo(f"not in the natmod yet (firmware only): {', '.join(left)}", err=True)
+        click.echo(f"not in the natmod (firmware only): {', '.join(left)}", err=True)
 
 
 @natmod.command("test")

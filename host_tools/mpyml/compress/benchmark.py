@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         synth(dataset, SynthConfig(words=words, clips_per_word=args.clips_per_word, seed=args.seed,
                                    other_clips=2 * args.clips_per_word), force=True, log=print)
     run_path = runs_root / "baseline"
-    if not (args.reuse and (run_path / "artifacts" / "model_int8.tflite").is_file()):
+    reused = args.reuse and (run_path / "artifacts" / "model_int8.tflite").is_file()
+    if not reused:
         cfg = TrainConfig(model="ds_cnn_s", data=str(dataset), words=words, name="baseline",
                           unknown_percentage=10.0, silence_percentage=10.0, augment={"copies": 1},
                           epochs=args.epochs, batch_size=64, learning_rate=0.003, early_stopping_patience=6,
@@ -96,18 +97,32 @@ def main(argv: list[str] | None = None) -> int:
     from .common import load_context
     from .distill import run_distill
     from .gate import run_gate
-    from .prune import run_prune
+    from .prune import benchmark_prune
     from .structured import run_structured
     from .verify import run_verify
 
+    stages: dict[str, float] = {"baseline": time.monotonic() - start}
+    mark = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        stages[name] = time.monotonic() - mark
+        mark = time.monotonic()
+        print(f"stage {name}: {stages[name]:.0f} s")
+
     ctx = load_context(run, max_train=limit, echo=print)
     run_structured(ctx, ratios=(0.25, 0.5, 0.75), epochs=2, progress=False)
+    lap("structured")
     run_distill(ctx, student="tiny_conv", epochs=6, progress=False)
-    run_prune(ctx, sparsities=(0.5, 0.8, 0.9, 0.95), epochs=4, learning_rate=0.001, progress=False)
+    lap("distill")
+    benchmark_prune(ctx)
+    lap("prune")
     run_verify(ctx, samples=300)
     gate = run_gate(run.path, run.path / "compression" / "structured_25_int8.tflite", echo=print)
     print(gate.format())
+    lap("verify_gate")
     status = child.wait()
+    lap("qat_bits_wait")
     if status != 0:
         print(f"the QAT / low-bit child process failed with status {status}")
     from .common import write_result
@@ -115,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
     acc = acceptance(run)
     acc["seconds"] = time.monotonic() - start
+    acc["stage_seconds"] = stages
+    acc["reused_baseline"] = reused
     write_result(run.path / "compression", "benchmark", acc)
     md, page = write_report(run)
     print(json.dumps(acc, indent=2))

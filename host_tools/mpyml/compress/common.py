@@ -287,7 +287,7 @@ def one_hot(y: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def fit(keras_mod, model, ctx: Context, *, epochs: int, learning_rate: float, callbacks: list | None = None,
+def fit(keras_mod, model, ctx: Context, *, epochs: int, learning_rate: Any, callbacks: list | None = None,
         label_smoothing: float | None = None, desc: str = "fine-tune") -> list[dict[str, float]]:
     """Compile and fit a classifier on the run's training split; returns per-epoch rows."""
     n = len(ctx.labels)

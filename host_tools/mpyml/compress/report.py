@@ -69,6 +69,16 @@ def _bits(r: dict | None) -> list[Block]:
     return out
 
 
+def _value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 100 else f"{v:.0f}"
+    if isinstance(v, dict):
+        # Stage durations: "name 123 s, ..."
+        return ", ".join(f"{k.replace('_', ' ')} {_value(x)}{' s' if isinstance(x, (int, float)) else ''}"
+                         for k, x in v.items())
+    return str(v)
+
+
 def _ends(per_layer: dict[str, float] | None) -> str:
     if not per_layer:
         return "-"
@@ -79,16 +89,45 @@ def _ends(per_layer: dict[str, float] | None) -> str:
 def _prune_method(r: dict) -> str:
     if r.get("method", "global") == "global":
         return "Global magnitude pruning (one threshold for all layers)"
+    if r["method"] == "erk":
+        kept = [n for n, on in (("first", r.get("protect_first")), ("last", r.get("protect_last"))) if on]
+        prot = f", {' and '.join(kept)} layer as dense as the densest layer" if kept else ""
+        return ("Magnitude pruning with an ERK allocation (each layer's density proportional to the sum of its "
+                f"kernel dimensions over its number of weights, so small kernels stay denser{prot}; the overall "
+                "sparsity exact)")
     kept = [n for n, on in (("first", r.get("protect_first")), ("last", r.get("protect_last"))) if on]
     prot = (f", {' and '.join(kept)} layer pruned at most {r.get('protected_sparsity', 0.5):.0%}" if kept else "")
     return f"Layer-wise magnitude pruning (the same sparsity in every unprotected layer{prot})"
 
 
 def _prune_schedule(r: dict) -> str:
+    extra = ""
+    if r.get("scale_epochs"):
+        extra += " (more epochs at higher sparsity, see the table)"
+    if r.get("lr_schedule") == "cosine":
+        extra += f", learning rate decaying along a cosine from {r['learning_rate']:g}"
+    elif r.get("lr_schedule") == "constant":
+        extra += f", constant learning rate {r['learning_rate']:g}"
+    if r.get("recalibrate_bn"):
+        extra += ", BatchNorm statistics re-estimated on the training data at the final mask"
     if r.get("schedule", "oneshot") == "gradual":
         return (f"sparsity raised from 0 to the target along a cubic schedule over the first "
-                f"{r.get('ramp', 0.6):.0%} of the steps, masks re-applied after every step")
-    return "pruned first, the mask held"
+                f"{r.get('ramp', 0.6):.0%} of the steps, masks re-applied after every step{extra}")
+    return "pruned first, the mask held" + extra
+
+
+def _layer_table(r: dict) -> list[Block]:
+    """Per-layer sparsity chosen at the fine-tuned level closest to 90%."""
+    tuned = [x for x in r["rows"][1:] if x["fine_tuned"] and x.get("layer_sparsity")]
+    if not tuned:
+        return []
+    pick = min(tuned, key=lambda x: abs(x["sparsity"] - 0.9))
+    sizes = r.get("layer_sizes", {})
+    rows = [[name, _num(sizes.get(name)), _pct(v),
+             _num(None if name not in sizes else round(sizes[name] * (1 - v)))]
+            for name, v in pick["layer_sparsity"].items()]
+    return [("p", f"Per-layer sparsity at {pick['sparsity']:.0%} overall (fine-tuned model):"),
+            ("table", ["layer", "weights", "sparsity", "kept"], rows)]
 
 
 def _prune(r: dict | None) -> list[Block]:
@@ -96,15 +135,20 @@ def _prune(r: dict | None) -> list[Block]:
         return _missing("prune")
     rows = []
     for x in r["rows"]:
-        rows.append([f"{x['sparsity']:.0%}", "yes" if x["fine_tuned"] else "no", _num(x["nonzero_params"]),
+        tuned = f"yes, {x['epochs']} epochs" if x["fine_tuned"] and "epochs" in x else (
+            "yes" if x["fine_tuned"] else "no")
+        rows.append([f"{x['sparsity']:.0%}", tuned, _num(x["nonzero_params"]),
                      _pct(x.get("achieved_sparsity")), _pct(x.get("int8_kernel_sparsity")), _pct(x["float"]),
-                     _pct(x["int8"]), _num(x["tflite_bytes"]), _num(x["gzip_bytes"]), _ends(x.get("layer_sparsity"))])
+                     _pct(x["int8"]), _pct(x.get("int8_bn_recalibrated")), _num(x["tflite_bytes"]),
+                     _num(x["gzip_bytes"]), _ends(x.get("layer_sparsity"))])
     lat = ", ".join(f"{k}: {v:.3f} ms" for k, v in r.get("latency_ms", {}).items())
     return [
         ("p", f"{_prune_method(r)} of {r['prunable_weights']:,d} kernel weights; fine-tuning {r['epochs']} "
               f"epochs, {_prune_schedule(r)}. {r['note']} Latency in the mpyml runtime: {lat or 'not measured'}."),
         ("table", ["target sparsity", "fine-tuned", "non-zero params", "kernel sparsity", "int8 kernel zeros",
-                   "float", "int8", ".tflite B", "gzip B", "first / last layer sparsity"], rows),
+                   "float", "int8", "int8, BatchNorm re-estimated only", ".tflite B", "gzip B",
+                   "first / last layer sparsity"], rows),
+        *_layer_table(r),
         ("img", "plots/prune.png", "accuracy vs non-zero parameters"),
     ]
 
@@ -183,7 +227,7 @@ def build(run: Run) -> list[Block]:
     bench = read_result(run, "benchmark")
     if bench:
         blocks.append(("h2", "Acceptance (compression benchmark)"))
-        rows = [[k.replace("_", " "), (f"{v:.4g}" if isinstance(v, float) else str(v))] for k, v in bench.items()]
+        rows = [[k.replace("_", " "), _value(v)] for k, v in bench.items() if v is not None]
         blocks.append(("table", ["figure", "value"], rows))
     for title, fn, name in (("Quantization-aware training", _qat, "qat"), ("Low-bit sweep: PTQ vs QAT", _bits, "bits"),
                             ("Unstructured pruning", _prune, "prune"), ("Structured pruning", _structured, "structured"),

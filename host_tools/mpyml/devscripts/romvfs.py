@@ -3,33 +3,14 @@
 # tests can still create files anywhere (e.g. under /tmp). Sent to the qemu
 # boards (which have no filesystem of their own) before a run; see
 # mpyml.qemu. VfsRom alone knows only absolute paths and cannot chdir.
+# The overlay's block device is the firmware's _ramdisk (C, allocation-free:
+# littlefs may call it from the finaliser of a leaked file, while the heap
+# is locked). Its memory is a region outside the heap when the board has one
+# (qemu-m0: the heap stays the size of the RP2040's), else a bytearray.
 import os
 import uctypes
 import vfs
-
-
-class RamDisk:
-    # Block device in a bytearray for the littlefs overlay.
-    def __init__(self, size, block=512):
-        self.block = block
-        self.data = bytearray(size // block * block)
-
-    def readblocks(self, num, buf, offset=0):
-        start = num * self.block + offset
-        buf[:] = self.data[start:start + len(buf)]
-
-    def writeblocks(self, num, buf, offset=0):
-        start = num * self.block + offset
-        self.data[start:start + len(buf)] = buf
-
-    def ioctl(self, op, arg):
-        if op == 4:  # block count
-            return len(self.data) // self.block
-        if op == 5:  # block size
-            return self.block
-        if op == 6:  # erase: nothing to do in RAM
-            return 0
-        return None
+from _ramdisk import RAMBlockDev
 
 
 def _try_stat(fs, path):
@@ -42,15 +23,17 @@ def _try_stat(fs, path):
 
 
 class RomTree:
-    def __init__(self, rom, ram_bytes):
+    def __init__(self, rom, ram_bytes, ram_addr=0):
         self._rom = rom
         self._ram_bytes = ram_bytes
+        self._ram_addr = ram_addr
         self._ram = None  # made on the first write: runs that only read keep the heap
         self._cwd = "/"
 
     def _rw(self):
         if self._ram is None:
-            disk = RamDisk(self._ram_bytes)
+            n = self._ram_bytes
+            disk = RAMBlockDev(uctypes.bytearray_at(self._ram_addr, n) if self._ram_addr else bytearray(n))
             vfs.VfsLfs2.mkfs(disk)
             self._ram = vfs.VfsLfs2(disk)
         return self._ram
@@ -170,13 +153,13 @@ def _varuint(mem, pos):
             return value, pos
 
 
-def mount_rom(addr, cwd, ram_bytes):
+def mount_rom(addr, cwd, ram_bytes, ram_addr=0):
     head = uctypes.bytearray_at(addr, 16)
     if bytes(head[:3]) != b"\xd2\xcd\x31":
         raise OSError(19)  # ENODEV: no ROMFS image at addr
     size, start = _varuint(head, 3)
     rom = vfs.VfsRom(uctypes.bytearray_at(addr, start + size))
-    tree = RomTree(rom, ram_bytes)
+    tree = RomTree(rom, ram_bytes, ram_addr)
     vfs.mount(tree, "/")
     # The run's folder may hold no packed file itself: make it exist.
     try:

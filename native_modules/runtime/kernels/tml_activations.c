@@ -96,49 +96,75 @@ tml_status_t tml_tanh_prepare(tml_op_ctx_t *ctx) {
     return TML_OK;
 }
 
-tml_status_t tml_relu_eval(tml_op_ctx_t *ctx) {
+// RELU (requantized to the output scale) and RELU6 (raw values clamped to
+// the input's quantized 0 and 6); float32 clamps to [0, hi].
+static tml_status_t act_clamp_eval(tml_op_ctx_t *ctx, float hi, int requant) {
     const tml_act_data_t *d = ctx->user_data;
     const tml_tensor_t *in = ctx->inputs[0];
     tml_tensor_t *out = ctx->outputs[0];
     const int32_t n = tml_tensor_count(in);
-    if (in->type == TML_TYPE_FLOAT32) {
+    if (tml_is_f32(in)) {
         const float *x = (const float *)in->data;
         float *y = (float *)out->data;
         for (int32_t i = 0; i < n; i++) {
-            y[i] = x[i] < 0.0f ? 0.0f : x[i];
+            y[i] = tml_clamp_f32(x[i], 0.0f, hi);
         }
         return TML_OK;
     }
     const int8_t *x = (const int8_t *)in->data;
     int8_t *y = (int8_t *)out->data;
-    for (int32_t i = 0; i < n; i++) {
-        int32_t v = d->out_zp + tml_mul_by_quantized_mult((int32_t)x[i] - d->in_zp, d->mult, d->shift);
-        y[i] = (int8_t)tml_clamp_i32(v, d->act_min, d->act_max);
+    if (requant) {
+        for (int32_t i = 0; i < n; i++) {
+            const int32_t v = d->out_zp + tml_mul_by_quantized_mult((int32_t)x[i] - d->in_zp, d->mult, d->shift);
+            y[i] = (int8_t)tml_clamp_i32(v, d->act_min, d->act_max);
+        }
+    } else {
+        for (int32_t i = 0; i < n; i++) {
+            y[i] = (int8_t)tml_clamp_i32(x[i], d->act_min, d->act_max);
+        }
     }
     return TML_OK;
 }
 
+tml_status_t tml_relu_eval(tml_op_ctx_t *ctx) {
+    return act_clamp_eval(ctx, INFINITY, 1);
+}
+
 tml_status_t tml_relu6_eval(tml_op_ctx_t *ctx) {
-    const tml_act_data_t *d = ctx->user_data;
-    const tml_tensor_t *in = ctx->inputs[0];
-    tml_tensor_t *out = ctx->outputs[0];
-    const int32_t n = tml_tensor_count(in);
-    if (in->type == TML_TYPE_FLOAT32) {
-        const float *x = (const float *)in->data;
-        float *y = (float *)out->data;
+    return act_clamp_eval(ctx, 6.0f, 0);
+}
+
+// int8 LOGISTIC (is_tanh == 0) or TANH of one raw input value.
+static int8_t sigmoid_like_value(const tml_act_data_t *d, int32_t raw, int is_tanh) {
+    const int32_t v = raw - d->in_zp;
+    if (v <= -d->radius) {
+        return -128;
+    }
+    if (v >= d->radius) {
+        return 127;
+    }
+    const int32_t q4 = tml_mul_by_quantized_mult(v, d->mult, d->shift);
+    const int32_t r = is_tanh ? tml_rounding_divide_by_pot(tml_q_tanh(q4, 4), 24)
+        : tml_rounding_divide_by_pot(tml_q_logistic(q4, 4), 23) - 128;
+    return (int8_t)tml_clamp_i32(r, -128, 127);
+}
+
+// A tensor larger than the 256 possible inputs goes through a table built
+// on the stack; a smaller one is computed element by element.
+static void sigmoid_like_eval(const tml_act_data_t *d, const int8_t *x, int8_t *y, int32_t n, int is_tanh) {
+    if (n <= 256) {
         for (int32_t i = 0; i < n; i++) {
-            const float v = x[i];
-            y[i] = v > 6.0f ? 6.0f : (v < 0.0f ? 0.0f : v);
+            y[i] = sigmoid_like_value(d, x[i], is_tanh);
         }
-        return TML_OK;
+        return;
     }
-    const int8_t *x = (const int8_t *)in->data;
-    int8_t *y = (int8_t *)out->data;
+    int8_t table[256];
+    for (int32_t v = -128; v < 128; v++) {
+        table[v + 128] = sigmoid_like_value(d, v, is_tanh);
+    }
     for (int32_t i = 0; i < n; i++) {
-        const int32_t v = x[i];
-        y[i] = (int8_t)(v > d->act_max ? d->act_max : (v < d->act_min ? d->act_min : v));
+        y[i] = table[x[i] + 128];
     }
-    return TML_OK;
 }
 
 tml_status_t tml_logistic_eval(tml_op_ctx_t *ctx) {
@@ -161,20 +187,7 @@ tml_status_t tml_logistic_eval(tml_op_ctx_t *ctx) {
         }
         return TML_OK;
     }
-    const int8_t *x = (const int8_t *)in->data;
-    int8_t *y = (int8_t *)out->data;
-    for (int32_t i = 0; i < n; i++) {
-        const int32_t v = (int32_t)x[i] - d->in_zp;
-        if (v <= -d->radius) {
-            y[i] = -128;
-        } else if (v >= d->radius) {
-            y[i] = 127;
-        } else {
-            const int32_t q4 = tml_mul_by_quantized_mult(v, d->mult, d->shift);
-            const int32_t r = tml_rounding_divide_by_pot(tml_q_logistic(q4, 4), 23);
-            y[i] = (int8_t)tml_clamp_i32(r - 128, -128, 127);
-        }
-    }
+    sigmoid_like_eval(d, (const int8_t *)in->data, (int8_t *)out->data, n, 0);
     return TML_OK;
 }
 
@@ -191,19 +204,6 @@ tml_status_t tml_tanh_eval(tml_op_ctx_t *ctx) {
         }
         return TML_OK;
     }
-    const int8_t *x = (const int8_t *)in->data;
-    int8_t *y = (int8_t *)out->data;
-    for (int32_t i = 0; i < n; i++) {
-        const int32_t v = (int32_t)x[i] - d->in_zp;
-        if (v <= -d->radius) {
-            y[i] = -128;
-        } else if (v >= d->radius) {
-            y[i] = 127;
-        } else {
-            const int32_t q4 = tml_mul_by_quantized_mult(v, d->mult, d->shift);
-            const int32_t r = tml_rounding_divide_by_pot(tml_q_tanh(q4, 4), 24);
-            y[i] = (int8_t)tml_clamp_i32(r, -128, 127);
-        }
-    }
+    sigmoid_like_eval(d, (const int8_t *)in->data, (int8_t *)out->data, n, 1);
     return TML_OK;
 }

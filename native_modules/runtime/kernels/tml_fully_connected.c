@@ -23,14 +23,14 @@ tml_status_t tml_fully_connected_prepare(tml_op_ctx_t *ctx) {
     TML_KCHECK(!bias || tml_tensor_count(bias) == units, TML_ERR_SHAPE, "FULLY_CONNECTED: bias size differs from units");
     TML_KCHECK(tml_opt_u8(&ctx->options, 1, 0) == 0, TML_ERR_CONFIG, "FULLY_CONNECTED: shuffled weights are not supported");
 
-    const int is_float = in->type == TML_TYPE_FLOAT32;
+    const int is_float = tml_is_f32(in);
     const int32_t nq = !is_float && filter->n_quant > 1 ? units : 1;
     tml_fc_data_t *d = tml_kalloc_requant(ctx, sizeof(tml_fc_data_t), nq);
     TML_KCHECK(d, TML_ERR_ARENA_SMALL, "FULLY_CONNECTED: arena full");
     d->n_mult = nq;
     int8_t *shift = (int8_t *)(d->mult + nq);
     int act = tml_opt_i8(&ctx->options, 0, TML_ACT_NONE);
-    if (in->type == TML_TYPE_FLOAT32) {
+    if (tml_is_f32(in)) {
         TML_KCHECK(filter->type == TML_TYPE_FLOAT32 && out->type == TML_TYPE_FLOAT32
             && (!bias || bias->type == TML_TYPE_FLOAT32), TML_ERR_UNSUPPORTED_TYPE,
             "FULLY_CONNECTED: float input needs float weights, bias and output");
@@ -68,7 +68,7 @@ tml_status_t tml_fully_connected_eval(tml_op_ctx_t *ctx) {
     tml_tensor_t *out = ctx->outputs[0];
     const int32_t units = filter->dims[0], depth = filter->dims[1];
     const int32_t batches = tml_tensor_count(out) / units;
-    if (in->type == TML_TYPE_FLOAT32) {
+    if (tml_is_f32(in)) {
         const float *x = (const float *)in->data;
         const float *w = (const float *)filter->data;
         float *y = (float *)out->data;

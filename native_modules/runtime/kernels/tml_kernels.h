@@ -31,9 +31,28 @@ TML_DECLARE_KERNEL(tanh);
 TML_DECLARE_KERNEL(relu);
 TML_DECLARE_KERNEL(relu6);
 
+// Size-constrained firmware may leave the float32 kernels out with
+// -DTML_KERNELS_FLOAT32=0 (int8 models only; a float32 model is refused at
+// prepare). Kernels test for float input with tml_is_f32() so that the
+// float paths compile away there.
+#ifndef TML_KERNELS_FLOAT32
+#define TML_KERNELS_FLOAT32 1
+#endif
+
+static inline int tml_is_f32(const tml_tensor_t *t) {
+    return TML_KERNELS_FLOAT32 && t->type == TML_TYPE_FLOAT32;
+}
+
 // Sets the error detail and returns the status, for one-line checks.
 static inline tml_status_t tml_kfail(tml_op_ctx_t *ctx, tml_status_t st, const char *msg) {
+#if TML_ERROR_TEXT
     ctx->error_detail = msg;
+#else
+    // Status texts only (tml_op.h): error_detail stays NULL, as the
+    // interpreter sets it before every call.
+    (void)ctx;
+    (void)msg;
+#endif
     return st;
 }
 

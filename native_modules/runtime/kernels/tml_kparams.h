@@ -7,12 +7,27 @@
 
 #include <stdint.h>
 
+// The int8 CONV_2D and DEPTHWISE_CONV_2D kernels request at least this many
+// bytes of scratch (`scratch` below) per output channel, for their folded
+// bias. A guarantee the fast paths build on: when one of them computes the
+// op, the portable loop does not run, so it may use that scratch for its own
+// per-channel int32 values (the Cortex-M0 folded bias) or any buffer of at
+// most this many bytes per output channel (the Cortex-M4 patches).
+#define TML_KSCRATCH_CHANNEL_BYTES 4
+
+// Compile-time check: the portable kernels and the Cortex-M0 fast path keep
+// an int32 per output channel there.
+typedef char tml_kscratch_holds_int32[TML_KSCRATCH_CHANNEL_BYTES >= sizeof(int32_t) ? 1 : -1];
+
 typedef struct {
     int32_t stride_w, stride_h, dil_w, dil_h, pad_w, pad_h;
     int32_t act_min, act_max;
     float fact_min, fact_max;
     int32_t input_offset, output_offset;
     int32_t scratch;        // per output channel: bias + input_offset * sum(filter)
+                            // (TML_KSCRATCH_CHANNEL_BYTES each); then, unless a 1x1
+                            // window is read in place, a row of the input zero
+                            // point (cin bytes) and the patch of one window
     int32_t fast_scratch;   // scratch of the architecture fast path, -1 if none
     int32_t mult[];         // per output channel, followed by the int8 shifts
 } tml_conv_data_t;
@@ -22,8 +37,11 @@ typedef struct {
     int32_t act_min, act_max;
     float fact_min, fact_max;
     int32_t input_offset, output_offset;
-    int32_t scratch;        // per output channel: int32 accumulator, then bias +
-                            // input_offset * sum over the channel's taps
+    int32_t scratch;        // the window's tap pointers (input channels > 1), then
+                            // per output channel bias + input_offset * sum over its
+                            // taps (TML_KSCRATCH_CHANNEL_BYTES each), a row of the
+                            // input zero point (cin bytes) and, for one input
+                            // channel, the window copied (a byte per tap)
     int32_t fast_scratch;   // scratch of the architecture fast path, -1 if none
     int32_t mult[];         // per output channel, followed by the int8 shifts
 } tml_dwconv_data_t;

@@ -17,17 +17,25 @@ int32_t tml_mac_dot_off(const int8_t *x, const int8_t *w, int32_t n, int32_t x_o
 // Sum of (x[i] + x_off) * (w[i] + w_off).
 int32_t tml_mac_dot_off2(const int8_t *x, const int8_t *w, int32_t n, int32_t x_off, int32_t w_off);
 
-// Four dot products of one x against four weight rows (w + k * stride):
-// acc[k] += sum of x[i] * w[k * stride + i]. Loads x once for four outputs.
-void tml_mac_dot4(int32_t acc[4], const int8_t *x, const int8_t *w, int32_t stride, int32_t n);
+// Dot products of one x against 4 * blocks weight rows (w + k * stride):
+// acc[k] += sum of x[i] * w[k * stride + i]. Loads x once for four outputs;
+// one call covers all blocks of four.
+void tml_mac_dot4(int32_t *acc, const int8_t *x, const int8_t *w, int32_t stride, int32_t n, int32_t blocks);
 
-// acc[i] += xv * w[i] (one input value into several outputs).
-void tml_mac_scale_add(int32_t *acc, int32_t xv, const int8_t *w, int32_t n);
+// Window taps given as pointers tp[t] (input pixel, or a row of the zero
+// point outside the image), weights w[t * w_stride + j]:
+// acc[j] += sum over t < n of tp[t][c + j] * w[t * w_stride + j], j < 4
+// (depthwise: four channels).
+void tml_mac_taps4(int32_t acc[4], const int8_t *const *tp, int32_t c, const int8_t *w, int32_t w_stride, int32_t n);
 
-// acc[i] += x[i] * w[i] (channel-wise, for depthwise convolution).
-void tml_mac_channelwise(int32_t *acc, const int8_t *x, const int8_t *w, int32_t n);
+// Four columns of a row-major weight matrix against one vector:
+// acc[j] += sum over t < n of x[t] * w[t * w_stride + j].
+void tml_mac_dot4_cols(int32_t acc[4], const int8_t *x, const int8_t *w, int32_t w_stride, int32_t n);
 
-// acc[i] += (x[i] + x_off) * w[i].
-void tml_mac_channelwise_off(int32_t *acc, const int8_t *x, const int8_t *w, int32_t n, int32_t x_off);
+// One column: sum over t < n of x[t] * w[t * w_stride].
+int32_t tml_mac_dot_cols(const int8_t *x, const int8_t *w, int32_t w_stride, int32_t n);
+
+// One channel: sum over t < n of tp[t][c] * w[t * w_stride].
+int32_t tml_mac_taps(const int8_t *const *tp, int32_t c, const int8_t *w, int32_t w_stride, int32_t n);
 
 #endif // TML_MAC_H

@@ -1,14 +1,20 @@
 // Portable C versions of the multiply-accumulate primitives (tml_mac.h).
 // Sums wrap modulo 2^32 (unsigned arithmetic) like the reference's int32
-// accumulators do in practice, without undefined overflow. Plain counted loops: on hosts with vector units (x86-64, AArch64) the
-// compiler is asked to vectorize them; microcontroller builds keep the
-// size-optimized scalar code.
+// accumulators do in practice, without undefined overflow. Plain counted
+// loops: on hosts with vector units (x86-64, AArch64) the compiler is asked
+// to vectorize them; microcontroller builds compile them with -O2.
 #include "tml_mac.h"
+
+#include <stddef.h>
 
 #ifndef TML_MAC_CUSTOM
 
 #if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__aarch64__))
 #define TML_MAC_FN __attribute__((optimize("O3")))
+#elif defined(__GNUC__) && !defined(__clang__)
+// Microcontroller firmware is built with -Os, which keeps loop bounds on the
+// stack and rotates these loops badly; these few functions are worth -O2.
+#define TML_MAC_FN __attribute__((optimize("O2")))
 #else
 #define TML_MAC_FN
 #endif
@@ -21,6 +27,13 @@
 #else
 #define TML_MAC_UNROLL 0
 #endif
+
+static inline void mac_add4(int32_t acc[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3) {
+    acc[0] = (int32_t)((uint32_t)acc[0] + a0);
+    acc[1] = (int32_t)((uint32_t)acc[1] + a1);
+    acc[2] = (int32_t)((uint32_t)acc[2] + a2);
+    acc[3] = (int32_t)((uint32_t)acc[3] + a3);
+}
 
 TML_MAC_FN int32_t tml_mac_dot(const int8_t *x, const int8_t *w, int32_t n) {
     uint32_t acc = 0;
@@ -52,7 +65,8 @@ TML_MAC_FN int32_t tml_mac_dot_off2(const int8_t *x, const int8_t *w, int32_t n,
     return (int32_t)acc;
 }
 
-TML_MAC_FN void tml_mac_dot4(int32_t acc[4], const int8_t *x, const int8_t *w, int32_t stride, int32_t n) {
+// One block of four outputs.
+static inline void mac_dot4_block(int32_t acc[4], const int8_t *x, const int8_t *w, int32_t stride, int32_t n) {
     const int8_t *w0 = w, *w1 = w + stride, *w2 = w + 2 * stride, *w3 = w + 3 * stride;
     uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     int32_t i = 0;
@@ -72,37 +86,56 @@ TML_MAC_FN void tml_mac_dot4(int32_t acc[4], const int8_t *x, const int8_t *w, i
         a2 += (uint32_t)(xv * w2[i]);
         a3 += (uint32_t)(xv * w3[i]);
     }
-    acc[0] = (int32_t)((uint32_t)acc[0] + a0);
-    acc[1] = (int32_t)((uint32_t)acc[1] + a1);
-    acc[2] = (int32_t)((uint32_t)acc[2] + a2);
-    acc[3] = (int32_t)((uint32_t)acc[3] + a3);
+    mac_add4(acc, a0, a1, a2, a3);
 }
 
-TML_MAC_FN void tml_mac_scale_add(int32_t *acc, int32_t xv, const int8_t *w, int32_t n) {
-    for (int32_t i = 0; i < n; i++) {
-        acc[i] = (int32_t)((uint32_t)acc[i] + (uint32_t)xv * (uint32_t)(int32_t)w[i]);
+TML_MAC_FN void tml_mac_dot4(int32_t *acc, const int8_t *x, const int8_t *w, int32_t stride, int32_t n, int32_t blocks) {
+    for (int32_t b = 0; b < blocks; b++, acc += 4, w += 4 * (size_t)stride) {
+        mac_dot4_block(acc, x, w, stride, n);
     }
 }
 
-TML_MAC_FN void tml_mac_channelwise(int32_t *acc, const int8_t *x, const int8_t *w, int32_t n) {
-    int32_t i = 0;
-#if TML_MAC_UNROLL
-    for (; i + 4 <= n; i += 4) {
-        acc[i] = (int32_t)((uint32_t)acc[i] + (uint32_t)(x[i] * w[i]));
-        acc[i + 1] = (int32_t)((uint32_t)acc[i + 1] + (uint32_t)(x[i + 1] * w[i + 1]));
-        acc[i + 2] = (int32_t)((uint32_t)acc[i + 2] + (uint32_t)(x[i + 2] * w[i + 2]));
-        acc[i + 3] = (int32_t)((uint32_t)acc[i + 3] + (uint32_t)(x[i + 3] * w[i + 3]));
+// (Four channels per call: a loop over blocks inside makes the compiler
+// spill the weight stride on Cortex-M3.)
+TML_MAC_FN void tml_mac_taps4(int32_t acc[4], const int8_t *const *tp, int32_t c, const int8_t *w, int32_t w_stride,
+    int32_t n) {
+    uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (int32_t t = 0; t < n; t++, w += w_stride) {
+        const int8_t *x = tp[t] + c;
+        a0 += (uint32_t)(x[0] * w[0]);
+        a1 += (uint32_t)(x[1] * w[1]);
+        a2 += (uint32_t)(x[2] * w[2]);
+        a3 += (uint32_t)(x[3] * w[3]);
     }
-#endif
-    for (; i < n; i++) {
-        acc[i] = (int32_t)((uint32_t)acc[i] + (uint32_t)((int32_t)x[i] * (int32_t)w[i]));
-    }
+    mac_add4(acc, a0, a1, a2, a3);
 }
 
-TML_MAC_FN void tml_mac_channelwise_off(int32_t *acc, const int8_t *x, const int8_t *w, int32_t n, int32_t x_off) {
-    for (int32_t i = 0; i < n; i++) {
-        acc[i] = (int32_t)((uint32_t)acc[i] + (uint32_t)((int32_t)x[i] + x_off) * (uint32_t)(int32_t)w[i]);
+TML_MAC_FN void tml_mac_dot4_cols(int32_t acc[4], const int8_t *x, const int8_t *w, int32_t w_stride, int32_t n) {
+    uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (int32_t t = 0; t < n; t++, w += w_stride) {
+        const int32_t xv = x[t];
+        a0 += (uint32_t)(xv * w[0]);
+        a1 += (uint32_t)(xv * w[1]);
+        a2 += (uint32_t)(xv * w[2]);
+        a3 += (uint32_t)(xv * w[3]);
     }
+    mac_add4(acc, a0, a1, a2, a3);
+}
+
+TML_MAC_FN int32_t tml_mac_dot_cols(const int8_t *x, const int8_t *w, int32_t w_stride, int32_t n) {
+    uint32_t acc = 0;
+    for (int32_t t = 0; t < n; t++, w += w_stride) {
+        acc += (uint32_t)(x[t] * w[0]);
+    }
+    return (int32_t)acc;
+}
+
+TML_MAC_FN int32_t tml_mac_taps(const int8_t *const *tp, int32_t c, const int8_t *w, int32_t w_stride, int32_t n) {
+    uint32_t acc = 0;
+    for (int32_t t = 0; t < n; t++, w += w_stride) {
+        acc += (uint32_t)(tp[t][c] * w[0]);
+    }
+    return (int32_t)acc;
 }
 
 #endif // TML_MAC_CUSTOM

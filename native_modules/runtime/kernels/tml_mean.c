@@ -84,30 +84,34 @@ tml_status_t tml_mean_prepare(tml_op_ctx_t *ctx) {
     return TML_OK;
 }
 
+// Advances the input index idx (last axis fastest) by one element and
+// returns the output position o of the new element.
+static inline int32_t mean_step(const tml_mean_data_t *d, const tml_tensor_t *in, int32_t *idx, int32_t o) {
+    for (int k = in->ndim - 1; k >= 0; k--) {
+        o += d->out_stride[k];
+        if (++idx[k] < in->dims[k]) {
+            break;
+        }
+        o -= d->out_stride[k] * in->dims[k];
+        idx[k] = 0;
+    }
+    return o;
+}
+
 tml_status_t tml_mean_eval(tml_op_ctx_t *ctx) {
     const tml_mean_data_t *d = ctx->user_data;
     const tml_tensor_t *in = ctx->inputs[0];
     tml_tensor_t *out = ctx->outputs[0];
-    const int nd = in->ndim;
     const int32_t n_in = tml_tensor_count(in);
     int32_t idx[TML_MAX_DIMS] = {0};
-    if (in->type == TML_TYPE_FLOAT32) {
-        float *sum = ctx->get_scratch(ctx, d->scratch);
-        for (int32_t o = 0; o < d->n_out; o++) {
-            sum[o] = 0.0f;
-        }
+    void *sums = ctx->get_scratch(ctx, d->scratch);
+    memset(sums, 0, 4 * (size_t)d->n_out);     // 0 and 0.0f alike
+    int32_t o = 0;
+    if (tml_is_f32(in)) {
+        float *sum = sums;
         const float *x = (const float *)in->data;
-        int32_t o = 0;
-        for (int32_t i = 0; i < n_in; i++) {
+        for (int32_t i = 0; i < n_in; i++, o = mean_step(d, in, idx, o)) {
             sum[o] += x[i];
-            for (int k = nd - 1; k >= 0; k--) {
-                o += d->out_stride[k];
-                if (++idx[k] < in->dims[k]) {
-                    break;
-                }
-                o -= d->out_stride[k] * in->dims[k];
-                idx[k] = 0;
-            }
         }
         float *y = (float *)out->data;
         for (int32_t j = 0; j < d->n_out; j++) {
@@ -115,32 +119,18 @@ tml_status_t tml_mean_eval(tml_op_ctx_t *ctx) {
         }
         return TML_OK;
     }
-    int32_t *sum = ctx->get_scratch(ctx, d->scratch);
-    for (int32_t o = 0; o < d->n_out; o++) {
-        sum[o] = 0;
-    }
+    int32_t *sum = sums;
     const int8_t *x = (const int8_t *)in->data;
-    int32_t o = 0;
-    for (int32_t i = 0; i < n_in; i++) {
+    for (int32_t i = 0; i < n_in; i++, o = mean_step(d, in, idx, o)) {
         sum[o] = tml_wrap_add(sum[o], x[i]);
-        for (int k = nd - 1; k >= 0; k--) {
-            o += d->out_stride[k];
-            if (++idx[k] < in->dims[k]) {
-                break;
-            }
-            o -= d->out_stride[k] * in->dims[k];
-            idx[k] = 0;
-        }
     }
     int8_t *y = (int8_t *)out->data;
     for (int32_t j = 0; j < d->n_out; j++) {
-        if (d->count <= 0) {
-            y[j] = 0;
-        } else {
-            const int32_t shifted = (int32_t)((int64_t)sum[j] - (int64_t)d->in_zp * d->count);
-            const int32_t v = tml_wrap_add(tml_mul_by_quantized_mult(shifted, d->mult, d->shift), d->out_zp);
-            y[j] = (int8_t)tml_clamp_i32(v, -128, 127);
-        }
+        // The zero point enters once per averaged element; the multiplier
+        // includes the division by the count (prepare).
+        const int32_t shifted = (int32_t)((int64_t)sum[j] - (int64_t)d->in_zp * d->count);
+        const int32_t v = tml_wrap_add(tml_mul_by_quantized_mult(shifted, d->mult, d->shift), d->out_zp);
+        y[j] = d->count > 0 ? (int8_t)tml_clamp_i32(v, -128, 127) : 0;
     }
     return TML_OK;
 }

@@ -17,7 +17,7 @@ static tml_status_t pool_prepare(tml_op_ctx_t *ctx, const char *bad_io, const ch
     const tml_tensor_t *out = ctx->outputs[0];
     TML_KCHECK(in->ndim == 4 && out->ndim == 4 && in->dims[0] == out->dims[0] && in->dims[3] == out->dims[3],
         TML_ERR_SHAPE, "POOL_2D: input and output must be 4-D with equal batch and channels");
-    TML_KCHECK(in->type == out->type && (in->type == TML_TYPE_INT8 || in->type == TML_TYPE_FLOAT32),
+    TML_KCHECK(in->type == out->type && (in->type == TML_TYPE_INT8 || tml_is_f32(in)),
         TML_ERR_UNSUPPORTED_TYPE, bad_type);
     tml_pool_data_t *d = tml_kalloc(ctx, sizeof(*d));
     TML_KCHECK(d, TML_ERR_ARENA_SMALL, "POOL_2D: arena full");
@@ -36,7 +36,7 @@ static tml_status_t pool_prepare(tml_op_ctx_t *ctx, const char *bad_io, const ch
     TML_KCHECK(oh == out->dims[1] && ow == out->dims[2], TML_ERR_SHAPE, "POOL_2D: output size does not match padding and strides");
     d->pad_h = tml_conv_pad(d->stride_h, 1, in->dims[1], d->filter_h, oh);
     d->pad_w = tml_conv_pad(d->stride_w, 1, in->dims[2], d->filter_w, ow);
-    if (in->type == TML_TYPE_FLOAT32) {
+    if (tml_is_f32(in)) {
         TML_KCHECK(tml_activation_range_f32(act, &d->fact_min, &d->fact_max) == TML_OK, TML_ERR_CONFIG,
             "POOL_2D: unsupported fused activation");
     } else {
@@ -61,10 +61,10 @@ tml_status_t tml_maxpool2d_prepare(tml_op_ctx_t *ctx) {
 // Window [*y_start, *y_end) x [*x_start, *x_end) of one output pixel.
 typedef struct {
     int32_t ys, ye, xs, xe, y0, x0;
-} tml_window_t;
+} pool_window_t;
 
-static inline tml_window_t pool_window(const tml_pool_data_t *d, int32_t oy, int32_t ox, int32_t ih, int32_t iw) {
-    tml_window_t win;
+static inline pool_window_t pool_window(const tml_pool_data_t *d, int32_t oy, int32_t ox, int32_t ih, int32_t iw) {
+    pool_window_t win;
     win.y0 = oy * d->stride_h - d->pad_h;
     win.x0 = ox * d->stride_w - d->pad_w;
     win.ys = tml_max_i32(0, -win.y0);
@@ -74,42 +74,66 @@ static inline tml_window_t pool_window(const tml_pool_data_t *d, int32_t oy, int
     return win;
 }
 
-tml_status_t tml_avgpool2d_eval(tml_op_ctx_t *ctx) {
+// Sum and maximum over a window of one channel: p is its first element, rows
+// are row_step and columns col_step elements apart.
+static void pool_f32(const float *p, const pool_window_t *win, int32_t row_step, int32_t col_step,
+    float *total, float *mx) {
+    float t = 0.0f, m = -FLT_MAX;
+    for (int32_t ky = win->ys; ky < win->ye; ky++, p += row_step) {
+        for (int32_t kx = 0; kx < win->xe - win->xs; kx++) {
+            const float v = p[kx * col_step];
+            t += v;
+            m = m < v ? v : m;
+        }
+    }
+    *total = t;
+    *mx = m;
+}
+
+static void pool_s8(const int8_t *p, const pool_window_t *win, int32_t row_step, int32_t col_step,
+    int32_t *total, int32_t *mx) {
+    int32_t t = 0, m = -128;
+    for (int32_t ky = win->ys; ky < win->ye; ky++, p += row_step) {
+        for (int32_t kx = 0; kx < win->xe - win->xs; kx++) {
+            const int32_t v = p[kx * col_step];
+            t += v;
+            m = m > v ? m : v;
+        }
+    }
+    *total = t;
+    *mx = m;
+}
+
+// Average (avg != 0) or maximum of every channel over each output pixel's
+// window. Averages round half away from zero; an empty window gives 0.
+static tml_status_t pool_eval(tml_op_ctx_t *ctx, int avg) {
     const tml_pool_data_t *d = ctx->user_data;
     const tml_tensor_t *in = ctx->inputs[0];
     tml_tensor_t *out = ctx->outputs[0];
     const int32_t nb = in->dims[0], ih = in->dims[1], iw = in->dims[2], ch = in->dims[3];
     const int32_t oh = out->dims[1], ow = out->dims[2];
+    const int is_float = tml_is_f32(in);
     for (int32_t b = 0; b < nb; b++) {
         for (int32_t oy = 0; oy < oh; oy++) {
             for (int32_t ox = 0; ox < ow; ox++) {
-                const tml_window_t win = pool_window(d, oy, ox, ih, iw);
+                const pool_window_t win = pool_window(d, oy, ox, ih, iw);
                 const int32_t count = (win.ye - win.ys) * (win.xe - win.xs);
                 const size_t obase = (((size_t)b * oh + oy) * ow + ox) * ch;
+                // Element (ky, kx) of channel c is at first[(ky * iw + kx) * ch + c].
+                const size_t first = (((size_t)b * ih + win.y0 + win.ys) * iw + win.x0 + win.xs) * ch;
                 for (int32_t c = 0; c < ch; c++) {
-                    if (in->type == TML_TYPE_FLOAT32) {
-                        const float *x = (const float *)in->data;
-                        float total = 0.0f;
-                        for (int32_t ky = win.ys; ky < win.ye; ky++) {
-                            for (int32_t kx = win.xs; kx < win.xe; kx++) {
-                                total += x[(((size_t)b * ih + win.y0 + ky) * iw + win.x0 + kx) * ch + c];
-                            }
-                        }
-                        float avg = count > 0 ? total / (float)count : 0.0f;
-                        ((float *)out->data)[obase + c] = tml_clamp_f32(avg, d->fact_min, d->fact_max);
+                    if (is_float) {
+                        float total, mx;
+                        pool_f32((const float *)in->data + first + c, &win, iw * ch, ch, &total, &mx);
+                        const float r = avg ? (count > 0 ? total / (float)count : 0.0f) : mx;
+                        ((float *)out->data)[obase + c] = tml_clamp_f32(r, d->fact_min, d->fact_max);
                     } else {
-                        const int8_t *x = (const int8_t *)in->data;
-                        int32_t acc = 0;
-                        for (int32_t ky = win.ys; ky < win.ye; ky++) {
-                            const int8_t *row = x + ((size_t)b * ih + win.y0 + ky) * iw * ch + c;
-                            for (int32_t kx = win.xs; kx < win.xe; kx++) {
-                                acc += row[(size_t)(win.x0 + kx) * ch];
-                            }
+                        int32_t total, mx;
+                        pool_s8((const int8_t *)in->data + first + c, &win, iw * ch, ch, &total, &mx);
+                        if (avg && count > 0) {
+                            total = total > 0 ? (total + count / 2) / count : (total - count / 2) / count;
                         }
-                        if (count > 0) {
-                            acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
-                        }
-                        ((int8_t *)out->data)[obase + c] = (int8_t)tml_clamp_i32(acc, d->act_min, d->act_max);
+                        ((int8_t *)out->data)[obase + c] = (int8_t)tml_clamp_i32(avg ? total : mx, d->act_min, d->act_max);
                     }
                 }
             }
@@ -118,43 +142,10 @@ tml_status_t tml_avgpool2d_eval(tml_op_ctx_t *ctx) {
     return TML_OK;
 }
 
+tml_status_t tml_avgpool2d_eval(tml_op_ctx_t *ctx) {
+    return pool_eval(ctx, 1);
+}
+
 tml_status_t tml_maxpool2d_eval(tml_op_ctx_t *ctx) {
-    const tml_pool_data_t *d = ctx->user_data;
-    const tml_tensor_t *in = ctx->inputs[0];
-    tml_tensor_t *out = ctx->outputs[0];
-    const int32_t nb = in->dims[0], ih = in->dims[1], iw = in->dims[2], ch = in->dims[3];
-    const int32_t oh = out->dims[1], ow = out->dims[2];
-    for (int32_t b = 0; b < nb; b++) {
-        for (int32_t oy = 0; oy < oh; oy++) {
-            for (int32_t ox = 0; ox < ow; ox++) {
-                const tml_window_t win = pool_window(d, oy, ox, ih, iw);
-                const size_t obase = (((size_t)b * oh + oy) * ow + ox) * ch;
-                for (int32_t c = 0; c < ch; c++) {
-                    if (in->type == TML_TYPE_FLOAT32) {
-                        const float *x = (const float *)in->data;
-                        float mx = -FLT_MAX;
-                        for (int32_t ky = win.ys; ky < win.ye; ky++) {
-                            for (int32_t kx = win.xs; kx < win.xe; kx++) {
-                                float v = x[(((size_t)b * ih + win.y0 + ky) * iw + win.x0 + kx) * ch + c];
-                                mx = mx < v ? v : mx;
-                            }
-                        }
-                        ((float *)out->data)[obase + c] = tml_clamp_f32(mx, d->fact_min, d->fact_max);
-                    } else {
-                        const int8_t *x = (const int8_t *)in->data;
-                        int32_t mx = -128;
-                        for (int32_t ky = win.ys; ky < win.ye; ky++) {
-                            const int8_t *row = x + ((size_t)b * ih + win.y0 + ky) * iw * ch + c;
-                            for (int32_t kx = win.xs; kx < win.xe; kx++) {
-                                int32_t v = row[(size_t)(win.x0 + kx) * ch];
-                                mx = v > mx ? v : mx;
-                            }
-                        }
-                        ((int8_t *)out->data)[obase + c] = (int8_t)tml_clamp_i32(mx, d->act_min, d->act_max);
-                    }
-                }
-            }
-        }
-    }
-    return TML_OK;
+    return pool_eval(ctx, 0);
 }

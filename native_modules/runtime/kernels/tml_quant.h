@@ -10,6 +10,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "tml_op.h"
 
@@ -95,45 +96,53 @@ static inline int32_t tml_mul_by_quantized_mult_lt_one(int32_t x, int32_t multip
     return tml_rounding_divide_by_pot(tml_sat_round_doubling_high_mul(x, multiplier), -shift);
 }
 
+// Prepare-time computations (tml_quant.c): multipliers from real scales,
+// activation ranges and limits, bit-identical to the reference.
+
 // Splits a positive real multiplier into a Q31 significand and a power of
 // two, as TFLM does: frexp, round half away from zero, renormalise when the
 // rounding reaches 1.0, flush tiny values to zero.
-static inline void tml_quantize_multiplier(double real, int32_t *multiplier, int *shift) {
-    // Zero, negative, NaN and infinite scales (only in malformed models,
-    // which prepare rejects) give a zero multiplier instead of undefined
-    // conversions.
-    if (!(real > 0.0) || real > 1e300) {
-        *multiplier = 0;
-        *shift = 0;
-        return;
-    }
-    int exp2 = 0;
-    double q = frexp(real, &exp2);
-    int64_t q_fixed = (int64_t)round(q * (double)((int64_t)1 << 31));
-    if (q_fixed == ((int64_t)1 << 31)) {
-        q_fixed /= 2;
-        exp2++;
-    }
-    if (exp2 < -31) {
-        exp2 = 0;
-        q_fixed = 0;
-    }
-    if (exp2 > 31) {
-        // Not a meaningful scale; keep the shifts of the kernels defined.
-        exp2 = 31;
-    }
-    *multiplier = (int32_t)q_fixed;
-    *shift = exp2;
-}
+void tml_quantize_multiplier(double real, int32_t *multiplier, int *shift);
+
+// Q31 multiplier and shift of q * 2^exp (q > 0, below 2^62), after rounding
+// q to 53 significant bits (ties to even, `sticky` = a nonzero remainder
+// below q's last bit): tml_quantize_multiplier() on the double it gives.
+void tml_quantize_multiplier_exact(uint64_t q, int sticky, int exp, int32_t *multiplier, int *shift);
+
+// tml_quantize_multiplier((double)a * (double)b / (double)c) in integers.
+void tml_quantize_multiplier_abc(float a, float b, float c, int32_t *multiplier, int *shift);
+
+// The int8 softmax's input multiplier: beta * input_scale * 2^(31 -
+// diff_int_bits), capped at 2^31 - 1, split by tml_quantize_multiplier()
+// as the reference does in double (where the product is exact). Returns 0
+// when that value is not above 1 (or beta or the scale is not a positive,
+// finite number).
+int tml_softmax_input_multiplier(float beta, float in_scale, int diff_int_bits,
+    int32_t *multiplier, int *shift);
 
 // Largest input magnitude (in the rescaled domain) that still maps inside
-// the fixed-point range of a function with input_integer_bits integer bits.
-static inline int32_t tml_input_radius(int input_integer_bits, int input_left_shift, int total_signed_bits) {
-    double max_rescaled = 1.0 * (double)((1 << input_integer_bits) - 1)
-        * (double)((int64_t)1 << (total_signed_bits - input_integer_bits))
-        / (double)((int64_t)1 << input_left_shift);
-    return (int32_t)floor(max_rescaled);
-}
+// the fixed-point range of a function with input_integer_bits integer bits:
+// floor((2^iib - 1) * 2^(tsb - iib) / 2^ils), which the reference computes
+// in double; every step is exact, so integers give the same value.
+int32_t tml_input_radius(int input_integer_bits, int input_left_shift, int total_signed_bits);
+
+// Output multipliers of a convolution-like op: one per output channel
+// (n > 1, per-channel filter) or one for the tensor (n == 1), from
+// input_scale * filter_scale[c] / output_scale.
+void tml_channel_multipliers(const tml_tensor_t *in, const tml_tensor_t *filter,
+    const tml_tensor_t *out, int32_t n, int32_t *mult, int8_t *shift);
+
+// tml_f2i_sat(roundf((float)num / den)) for |num| < 2^24 in integers: the
+// float quotient (rounded to 24 bits, ties to even) rounded half away from
+// zero and saturated, without soft-float division on cores that lack it.
+int32_t tml_round_div_f32(int32_t num, float den);
+
+// Quantized [min, max] of a fused activation for an int8 output.
+tml_status_t tml_activation_range_s8(int activation, float scale, int32_t zero_point,
+    int32_t *act_min, int32_t *act_max);
+
+// Float [min, max] of a fused activation.
+tml_status_t tml_activation_range_f32(int activation, float *act_min, float *act_max);
 
 // float -> int32 with saturation (NaN -> 0): out-of-range conversions are
 // undefined in C, and malformed models can ask for them.
@@ -150,9 +159,34 @@ static inline int32_t tml_f2i_sat(float f) {
     return (int32_t)f;
 }
 
-// A usable quantization scale: positive and finite.
+// A usable quantization scale: positive and at most 3e38. Positive floats
+// order like their bit patterns, so no float compare (a library call on
+// soft-float cores) is needed.
 static inline int tml_scale_ok(float s) {
-    return s > 0.0f && s <= 3.0e38f;
+    int32_t bits;
+    memcpy(&bits, &s, 4);
+    return bits > 0 && bits <= 0x7f61b1e6;   // 0x7f61b1e6 = 3.0e38f
+}
+
+// IEEE float comparisons on the bit patterns (NaN compares false), for
+// prepare-time checks without soft-float library calls.
+static inline int32_t tml_f32_order(float f, int *nan) {
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    *nan = (bits & 0x7fffffffu) > 0x7f800000u;
+    return bits >> 31 ? -(int32_t)(bits & 0x7fffffffu) : (int32_t)bits;
+}
+
+static inline int tml_f32_lt(float a, float b) {
+    int na, nb;
+    const int32_t ka = tml_f32_order(a, &na), kb = tml_f32_order(b, &nb);
+    return !na && !nb && ka < kb;
+}
+
+static inline int tml_f32_eq(float a, float b) {
+    int na, nb;
+    const int32_t ka = tml_f32_order(a, &na), kb = tml_f32_order(b, &nb);
+    return !na && !nb && ka == kb;
 }
 
 // Per-tensor quantization of an int8 activation tensor as the kernels
@@ -161,73 +195,6 @@ static inline int tml_q8_ok(const tml_tensor_t *t) {
     return t->n_quant >= 1 && tml_scale_ok(t->scale) && t->zero_point >= -128 && t->zero_point <= 127;
 }
 
-// Output multipliers of a convolution-like op: one per output channel
-// (n > 1, per-channel filter) or one for the tensor (n == 1), from
-// input_scale * filter_scale[c] / output_scale.
-static inline void tml_channel_multipliers(const tml_tensor_t *in, const tml_tensor_t *filter,
-    const tml_tensor_t *out, int32_t n, int32_t *mult, int8_t *shift) {
-    for (int32_t c = 0; c < n; c++) {
-        uint32_t fc = filter->n_quant > 1 ? (uint32_t)c : 0;
-        double real = (double)in->scale * (double)tml_tensor_scale(filter, fc) / (double)out->scale;
-        int sh;
-        tml_quantize_multiplier(real, &mult[c], &sh);
-        shift[c] = (int8_t)sh;
-    }
-}
-
-// Quantized [min, max] of a fused activation for an int8 output.
-static inline tml_status_t tml_activation_range_s8(int activation, float scale, int32_t zero_point,
-    int32_t *act_min, int32_t *act_max) {
-    int32_t lo = -128;
-    int32_t hi = 127;
-    // The reference quantizes the bounds in float: zp + round(f / scale).
-    #define TML_Q_(f) tml_wrap_add(zero_point, tml_f2i_sat(roundf((f) / scale)))
-    switch (activation) {
-        case TML_ACT_NONE:
-            break;
-        case TML_ACT_RELU:
-            lo = tml_max_i32(lo, TML_Q_(0.0f));
-            break;
-        case TML_ACT_RELU6:
-            lo = tml_max_i32(lo, TML_Q_(0.0f));
-            hi = tml_min_i32(hi, TML_Q_(6.0f));
-            break;
-        case TML_ACT_RELU_N1_TO_1:
-            lo = tml_max_i32(lo, TML_Q_(-1.0f));
-            hi = tml_min_i32(hi, TML_Q_(1.0f));
-            break;
-        default:
-            return TML_ERR_CONFIG;
-    }
-    #undef TML_Q_
-    *act_min = lo;
-    *act_max = hi;
-    return TML_OK;
-}
-
-// Float [min, max] of a fused activation.
-static inline tml_status_t tml_activation_range_f32(int activation, float *act_min, float *act_max) {
-    switch (activation) {
-        case TML_ACT_NONE:
-            *act_min = -FLT_MAX;
-            *act_max = FLT_MAX;
-            return TML_OK;
-        case TML_ACT_RELU:
-            *act_min = 0.0f;
-            *act_max = FLT_MAX;
-            return TML_OK;
-        case TML_ACT_RELU6:
-            *act_min = 0.0f;
-            *act_max = 6.0f;
-            return TML_OK;
-        case TML_ACT_RELU_N1_TO_1:
-            *act_min = -1.0f;
-            *act_max = 1.0f;
-            return TML_OK;
-        default:
-            return TML_ERR_CONFIG;
-    }
-}
 
 static inline float tml_clamp_f32(float v, float lo, float hi) {
     // max then min, in the order of the reference (NaN handling included).

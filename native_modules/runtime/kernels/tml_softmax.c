@@ -27,30 +27,26 @@ tml_status_t tml_softmax_prepare(tml_op_ctx_t *ctx) {
     TML_KCHECK(d, TML_ERR_ARENA_SMALL, "SOFTMAX: arena full");
     d->beta = tml_opt_float(&ctx->options, 0, 1.0f);
     ctx->user_data = d;
-    if (in->type == TML_TYPE_FLOAT32) {
+    if (tml_is_f32(in)) {
         TML_KCHECK(out->type == TML_TYPE_FLOAT32, TML_ERR_UNSUPPORTED_TYPE, "SOFTMAX: float input needs a float output");
         return TML_OK;
     }
     TML_KCHECK(in->type == TML_TYPE_INT8, TML_ERR_UNSUPPORTED_TYPE, "SOFTMAX: only int8 and float32 inputs are supported");
     TML_KCHECK(tml_q8_ok(in) && out->n_quant >= 1 && tml_scale_ok(d->beta), TML_ERR_QUANT, "SOFTMAX: missing or invalid quantization");
     if (out->type == TML_TYPE_INT8) {
-        TML_KCHECK(out->zero_point == -128 && out->scale == 1.0f / 256.0f, TML_ERR_QUANT,
+        TML_KCHECK(out->zero_point == -128 && tml_f32_eq(out->scale, 1.0f / 256.0f), TML_ERR_QUANT,
             "SOFTMAX: int8 output needs scale 1/256 and zero point -128");
     } else if (out->type == TML_TYPE_INT16) {
         const float s = 1.0f / 65536.0f;
-        TML_KCHECK(out->zero_point == -32768 && out->scale > s - 0.001f * s && out->scale < s + 0.001f * s, TML_ERR_QUANT,
+        TML_KCHECK(out->zero_point == -32768 && tml_f32_lt(s - 0.001f * s, out->scale)
+            && tml_f32_lt(out->scale, s + 0.001f * s), TML_ERR_QUANT,
             "SOFTMAX: int16 output needs scale 1/65536 and zero point -32768");
     } else {
         return tml_kfail(ctx, TML_ERR_UNSUPPORTED_TYPE, "SOFTMAX: int8 input needs an int8 or int16 output");
     }
-    double real = (double)d->beta * (double)in->scale * (double)(1 << (31 - SOFTMAX_DIFF_INT_BITS));
-    const double max_real = (double)(((int64_t)1 << 31) - 1);
-    if (real > max_real) {
-        real = max_real;
-    }
-    TML_KCHECK(real > 1.0, TML_ERR_QUANT, "SOFTMAX: input scale times beta is too small");
     int shift;
-    tml_quantize_multiplier(real, &d->multiplier, &shift);
+    TML_KCHECK(tml_softmax_input_multiplier(d->beta, in->scale, SOFTMAX_DIFF_INT_BITS, &d->multiplier, &shift),
+        TML_ERR_QUANT, "SOFTMAX: input scale times beta is too small");
     TML_KCHECK(shift >= 0 && shift <= 31, TML_ERR_QUANT, "SOFTMAX: input scale out of range");
     d->left_shift = shift;
     d->diff_min = -tml_input_radius(SOFTMAX_DIFF_INT_BITS, shift, 31);
@@ -63,7 +59,7 @@ tml_status_t tml_softmax_eval(tml_op_ctx_t *ctx) {
     tml_tensor_t *out = ctx->outputs[0];
     const int32_t depth = in->dims[in->ndim - 1];
     const int32_t rows = depth > 0 ? tml_tensor_count(in) / depth : 0;
-    if (in->type == TML_TYPE_FLOAT32) {
+    if (tml_is_f32(in)) {
         const float *x = (const float *)in->data;
         float *y = (float *)out->data;
         for (int32_t r = 0; r < rows; r++) {

@@ -3,6 +3,9 @@
 // model of the same arithmetic. Reads one operation per line from stdin:
 //   srdhm A B | rdbpot X E | mbqm X M S | qmul SCALE | exp A BITS
 //   logistic A BITS | tanh A BITS | recip X DIGITS | act ACT SCALE ZP
+//   qabc A B C | qexact Q STICKY EXP | rdiv NUM DEN | fcmp A B | smx BETA SCALE BITS
+//   radius IB SHIFT
+//   (floats in C99 hex)
 // and prints the result(s) on one line.
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +57,56 @@ int main(void) {
             int32_t lo = 0, hi = 0;
             tml_status_t st = tml_activation_range_s8(act, scale, (int32_t)zp, &lo, &hi);
             printf("%d %ld %ld\n", (int)st, (long)lo, (long)hi);
+        } else if (strcmp(op, "qabc") == 0) {
+            // Integer multiplier of a * b / c next to the double one.
+            float a, b, c;
+            if (scanf("%a %a %a", &a, &b, &c) != 3) return 1;
+            int32_t m1, m2;
+            int s1, s2;
+            tml_quantize_multiplier_abc(a, b, c, &m1, &s1);
+            tml_quantize_multiplier((double)a * (double)b / (double)c, &m2, &s2);
+            printf("%ld %d %ld %d\n", (long)m1, s1, (long)m2, s2);
+        } else if (strcmp(op, "qexact") == 0) {
+            unsigned long long q;
+            int sticky, e;
+            if (scanf("%llu %d %d", &q, &sticky, &e) != 3) return 1;
+            int32_t m;
+            int sh;
+            tml_quantize_multiplier_exact((uint64_t)q, sticky, e, &m, &sh);
+            printf("%ld %d\n", (long)m, sh);
+        } else if (strcmp(op, "rdiv") == 0) {
+            // Integer round(num / den) next to the float one.
+            long num;
+            float den;
+            if (scanf("%ld %a", &num, &den) != 2) return 1;
+            printf("%ld %ld\n", (long)tml_round_div_f32((int32_t)num, den),
+                (long)tml_f2i_sat(roundf((float)num / den)));
+        } else if (strcmp(op, "fcmp") == 0) {
+            float a, b;
+            if (scanf("%a %a", &a, &b) != 2) return 1;
+            printf("%d %d %d %d\n", tml_f32_lt(a, b), tml_f32_eq(a, b), a < b, a == b);
+        } else if (strcmp(op, "smx") == 0) {
+            // Softmax input multiplier: integer helper next to the double code.
+            float beta, scale;
+            int bits;
+            if (scanf("%a %a %d", &beta, &scale, &bits) != 3) return 1;
+            int32_t m1, m2 = 0;
+            int s1, s2 = 0;
+            int ok1 = tml_softmax_input_multiplier(beta, scale, bits, &m1, &s1);
+            double real = (double)beta * (double)scale * (double)(1 << (31 - bits));
+            if (real > (double)(((int64_t)1 << 31) - 1)) {
+                real = (double)(((int64_t)1 << 31) - 1);
+            }
+            int ok2 = real > 1.0;
+            if (ok2) {
+                tml_quantize_multiplier(real, &m2, &s2);
+            }
+            printf("%d %ld %d %d %ld %d\n", ok1, (long)m1, s1, ok2, (long)m2, s2);
+        } else if (strcmp(op, "radius") == 0) {
+            int ib, ls;
+            if (scanf("%d %d", &ib, &ls) != 2) return 1;
+            double r = 1.0 * (double)((1 << ib) - 1) * (double)((int64_t)1 << (31 - ib)) / (double)((int64_t)1 << ls);
+            printf("%ld %ld\n", (long)tml_input_radius(ib, ls, 31), (long)floor(r));
         } else {
             return 2;
         }
