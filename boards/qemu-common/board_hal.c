@@ -5,11 +5,8 @@
 
 #include "py/mphal.h"
 
-// littlefs stamps files with the time; the emulated boards have no
-// real-time clock, so files carry the epoch.
-uint64_t mp_hal_time_ns(void) {
-    return 0;
-}
+// The time module, mp_hal_ticks_ms/us, mp_hal_delay_ms/us and
+// mp_hal_time_ns are in modtime_qemu.c (on another timer).
 
 // The CPU cycle counter, for the runtime's per-operator profile
 // (tinyml Interpreter.profile()). QEMU runs these boards with

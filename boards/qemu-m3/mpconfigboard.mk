@@ -11,6 +11,8 @@ CFLAGS += -DMICROPY_HW_MCU_NAME='"Cortex-M3"'
 
 LDSCRIPT = $(BOARD_DIR)/../qemu-common/ram.ld
 SRC_C += $(BOARD_DIR)/../qemu-common/board_hal.c $(BOARD_DIR)/../qemu-common/ramdisk.c
+# The time module on a board timer (boards/qemu-common/modtime_qemu.c).
+SRC_C += $(BOARD_DIR)/../qemu-common/modtime_qemu.c shared/timeutils/timeutils.c
 
 # os.urandom and os.getenv/putenv/unsetenv for the emulated boards (boards/qemu-common/modos_qemu.c).
 CFLAGS += -DMICROPY_PY_OS_URANDOM=1 -DMICROPY_PY_OS_GETENV_PUTENV_UNSETENV=1 -DMICROPY_PY_OS_INCLUDEFILE='"$(abspath $(BOARD_DIR)/../qemu-common/modos_qemu.c)"'

@@ -31,11 +31,11 @@ def test_device_suite_passes_on_qemu_m0(capsys, root):
     _firmware("qemu-m0")
     files = sorted((root / "tests" / "device").glob("test_*.py"))
     assert len(files) >= 17
-    # Skipped only for what the emulated board lacks: a microphone and the
-    # time module of MicroPython's qemu port.
+    # Skipped only for what the emulated board lacks: a microphone. (The
+    # time module runs on a board timer: test_duty.py::test_system_clock.)
     run_and_check("qemu-m0", capsys, f"device suite on qemu-m0 (Cortex-M0, QEMU micro:bit), all {len(files)} modules",
                   [root / "tests" / "device"],
-                  allowed_skips={"test_i2s.py::test_real_microphone", "test_duty.py::test_system_clock"})
+                  allowed_skips={"test_i2s.py::test_real_microphone"})
 
 
 def _write(folder, name, body):
@@ -257,3 +257,60 @@ def test_ram_block_device_checks_its_arguments(tmp_path):
     assert lines[5] == "ValueError block_size must be a power of two, at least 128"
     assert lines[6] == "ValueError buffer holds fewer than 2 blocks"
     assert lines[7].startswith("TypeError")
+
+
+@pytest.mark.parametrize("board", ["qemu-m0", "qemu-m3", "qemu-m4"])
+def test_time_module_follows_virtual_time(tmp_path, board):
+    # The boards' time module (boards/qemu-common/modtime_qemu.c) runs on a
+    # timer of its own, clocked by QEMU's virtual time (1 ns per instruction
+    # under -icount), so the figures are instruction counts, not wall-clock
+    # time. The benchmark's timer (bench_board.TIMERS) runs beside it.
+    from mpyml.bench_board import TIMERS
+
+    _firmware(board)
+    setup, ns_per_tick = TIMERS[qemu_config(get_board(board)).timer]
+    script = tmp_path / "clock.py"
+    script.write_text(setup + textwrap.dedent("""
+        import time
+        d = time.ticks_diff
+        t0, u0, c0 = time.ticks_ms(), time.ticks_us(), time.ticks_cpu()
+        time.sleep_ms(20)
+        t1, u1, c1 = time.ticks_ms(), time.ticks_us(), time.ticks_cpu()
+        print("sleep_ms", d(t1, t0), d(u1, u0), d(c1, c0))
+        u0 = time.ticks_us(); time.sleep_us(500); print("sleep_us", d(time.ticks_us(), u0))
+        t0 = time.ticks_ms(); time.sleep(0.05); print("sleep", d(time.ticks_ms(), t0))
+        u0 = time.ticks_us(); time.sleep(0.0025); print("sleep_frac", d(time.ticks_us(), u0))
+        time.sleep_ms(-5); time.sleep_us(0)
+        # What the benchmark does to its timer before each measurement.
+        u0 = time.ticks_us(); _restart(); _restart(); print("restart", d(time.ticks_us(), u0))
+        ns = time.time_ns(); s = time.time()
+        print("time", s - (ns // 10**9 - 946684800), s >= 0)
+        print("localtime", time.localtime(0), time.gmtime(86400 * 366 + 3723), time.mktime(time.localtime(86400 * 366)))
+        print("add", d(time.ticks_add(0, -1), 0), d(time.ticks_add(t1, 100), t1))
+        errors = []
+        for bad in (lambda: time.sleep_ms("x"), lambda: time.ticks_add(0, 1 << 40), lambda: time.sleep(-0.5),
+                    lambda: time.sleep(float("nan")), lambda: time.sleep(1e9), lambda: time.sleep("1")):
+            try:
+                bad()
+                errors.append("accepted")
+            except (TypeError, ValueError, OverflowError) as e:
+                errors.append(type(e).__name__)
+        print("errors", *errors)
+    """))
+    r = subprocess.run([*MPYML, "run", "--board", board, str(script)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in r.stdout.strip().splitlines()}
+    ms, us, cpu = map(int, out["sleep_ms"].split())
+    # Sleeps last what they ask for plus the few hundred instructions of the
+    # calls around them (< 100 us of virtual time).
+    assert ms in (20, 21) and 20_000 <= us < 20_100
+    # ticks_cpu counts the same virtual time on the other timer.
+    assert abs(cpu * ns_per_tick / 1000 - us) < 50
+    assert 500 <= int(out["sleep_us"]) < 600
+    assert int(out["sleep"]) in (50, 51)
+    assert 0 <= int(out["restart"]) < 100
+    assert out["time"] in ("0 True", "1 True")
+    assert out["localtime"] == "(2000, 1, 1, 0, 0, 0, 5, 1) (2001, 1, 1, 1, 2, 3, 0, 1) 31622400"
+    assert out["add"] == "-1 100"
+    assert 2_500 <= int(out["sleep_frac"]) < 2_600
+    assert out["errors"] == "TypeError OverflowError ValueError ValueError OverflowError TypeError"

@@ -18,8 +18,8 @@
 //
 // Requantization uses tml_m0_requant() (four 16x16 products, no 64-bit
 // multiply call), checked against tml_mul_by_quantized_mult() by the host
-// tests; channels with multipliers outside its exact range use the shared
-// function.
+// tests; channels with multipliers outside its exact range use the portable
+// kernels' tml_window_store().
 //
 // The input offset is folded into a per-channel bias (bias + input_offset *
 // sum of the channel's weights); padded taps read the input zero point from a
@@ -38,6 +38,7 @@
 #include "tml_kernels.h"
 #include "tml_quant.h"
 #include "tml_mac.h"
+#include "tml_window.h"
 #include "tml_fast_armv6m_requant.h"
 
 // Output channels handled per chunk: bounds the scratch (16 B per channel
@@ -455,10 +456,11 @@ static void m0_emit(const m0_requant_t *r, int8_t *y, m0_out_t *out, int32_t c0,
         m0_requant_run(&a);
         return;
     }
+    // Multipliers outside the assembly's exact range: the portable
+    // kernels' store (one shared copy, bit-exact with the reference).
     for (int32_t c = 0; c < nc; c++) {
         const int32_t q = r->n_mult > 1 ? c0 + c : 0;
-        int32_t v = tml_wrap_add(tml_mul_by_quantized_mult(out[c].acc, r->mult[q], r->shift[q]), r->out_off);
-        y[c] = (int8_t)tml_clamp_i32(v, r->act_min, r->act_max);
+        tml_window_store(y + c, &out[c].acc, 1, r->mult + q, r->shift + q, r->out_off, r->act_min, r->act_max);
     }
 }
 

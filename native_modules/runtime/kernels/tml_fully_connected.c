@@ -5,6 +5,7 @@
 #include "tml_mac.h"
 #include "tml_quant.h"
 #include "tml_fast.h"
+#include "tml_window.h"
 
 tml_status_t tml_fully_connected_prepare(tml_op_ctx_t *ctx) {
     TML_KCHECK(ctx->n_inputs >= 2 && ctx->n_outputs == 1, TML_ERR_MODEL, "FULLY_CONNECTED: expects 2 or 3 inputs and 1 output");
@@ -100,8 +101,8 @@ tml_status_t tml_fully_connected_eval(tml_op_ctx_t *ctx) {
                 acc = tml_wrap_add(acc, bv[u]);
             }
             const int32_t q = d->per_channel ? u : 0;
-            acc = tml_wrap_add(tml_mul_by_quantized_mult(acc, d->mult[q], shift[q]), d->output_offset);
-            y[(size_t)b * units + u] = (int8_t)tml_clamp_i32(acc, d->act_min, d->act_max);
+            tml_window_store(y + (size_t)b * units + u, &acc, 1, d->mult + q, shift + q, d->output_offset,
+                d->act_min, d->act_max);
         }
     }
     return TML_OK;

@@ -296,3 +296,7 @@ tml_status_t tml_activation_range_f32(int activation, float *act_min, float *act
             return TML_ERR_CONFIG;
     }
 }
+
+int tml_q8_ok(const tml_tensor_t *t) {
+    return t->n_quant >= 1 && tml_scale_ok(t->scale) && t->zero_point >= -128 && t->zero_point <= 127;
+}

@@ -190,10 +190,9 @@ static inline int tml_f32_eq(float a, float b) {
 }
 
 // Per-tensor quantization of an int8 activation tensor as the kernels
-// need it: a usable scale and a zero point inside the int8 range.
-static inline int tml_q8_ok(const tml_tensor_t *t) {
-    return t->n_quant >= 1 && tml_scale_ok(t->scale) && t->zero_point >= -128 && t->zero_point <= 127;
-}
+// need it: a usable scale and a zero point inside the int8 range. Out of
+// line: only prepare calls it, from many kernels (one copy of the code).
+int tml_q8_ok(const tml_tensor_t *t);
 
 
 static inline float tml_clamp_f32(float v, float lo, float hi) {

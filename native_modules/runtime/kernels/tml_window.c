@@ -92,3 +92,10 @@ void tml_window_patch(const tml_window_t *g, const int8_t *x, int32_t b, int32_t
         }
     }
 }
+
+#if TML_FAST_ENABLED
+void tml_window_store(int8_t *y, const int32_t *acc, int32_t n, const int32_t *mult,
+    const int8_t *shift, int32_t out_off, int32_t act_min, int32_t act_max) {
+    tml_window_store_inline(y, acc, n, mult, shift, out_off, act_min, act_max);
+}
+#endif

@@ -15,6 +15,7 @@
 
 #include "tml_op.h"
 #include "tml_quant.h"
+#include "tml_fast.h"
 
 // Output channels accumulated per call of the multiply-accumulate layer
 // (an int32 array of this size on the stack).
@@ -85,12 +86,23 @@ static inline int32_t tml_window_requant(int32_t acc, int32_t multiplier, int sh
 }
 
 // Requantizes n accumulators of consecutive channels and stores them as int8.
-static inline void tml_window_store(int8_t *y, const int32_t *acc, int32_t n, const int32_t *mult,
+static inline void tml_window_store_inline(int8_t *y, const int32_t *acc, int32_t n, const int32_t *mult,
     const int8_t *shift, int32_t out_off, int32_t act_min, int32_t act_max) {
     for (int32_t i = 0; i < n; i++) {
         const int32_t v = tml_wrap_add(tml_window_requant(acc[i], mult[i], shift[i]), out_off);
         y[i] = (int8_t)tml_clamp_i32(v, act_min, act_max);
     }
 }
+
+#if TML_FAST_ENABLED
+// With an architecture fast path the portable int8 loops only run for the
+// shapes it leaves to them: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and
+// the armv6m path's requantization fallback share one copy of the store
+// (tml_window.c) instead of inlining it in each.
+void tml_window_store(int8_t *y, const int32_t *acc, int32_t n, const int32_t *mult,
+    const int8_t *shift, int32_t out_off, int32_t act_min, int32_t act_max);
+#else
+#define tml_window_store tml_window_store_inline
+#endif
 
 #endif // TML_WINDOW_H
