@@ -14,29 +14,6 @@ from dataclasses import dataclass
 
 from .errors import MpymlError
 
-# 32-bit timers that count QEMU's virtual time (1 instruction = 1 ns):
-# code defining now(), and instructions per timer tick.
-TIMERS = {
-    "nrf51": ("""
-T = 0x40008000
-machine.mem32[T + 0x504] = 0
-machine.mem32[T + 0x508] = 3
-machine.mem32[T + 0x510] = 0
-machine.mem32[T + 0x000] = 1
-def now():
-    machine.mem32[T + 0x040] = 1
-    return machine.mem32[T + 0x540]
-""", 62.5),  # TIMER0 in 32-bit timer mode at 16 MHz
-    "cmsdk": ("""
-T = 0x40000000
-machine.mem32[T + 0x8] = 0xFFFFFFFF
-machine.mem32[T + 0x4] = 0xFFFFFFFF
-machine.mem32[T + 0x0] = 1
-def now():
-    return 0xFFFFFFFF - machine.mem32[T + 0x4]
-""", 40.0),  # CMSDK APB timer 0 at 25 MHz, counting down
-}
-
 HOP = 320
 N = 200
 
@@ -128,19 +105,9 @@ class DeviceLibBench:
 
 
 def run_bench(board: str) -> DeviceLibBench:
-    from .boards import get_board
-    from .firmware import firmware_path, qemu_config
-    from .qemu import QemuSession
+    from .qemu import QemuSession, instruction_timer
 
-    b = get_board(board)
-    if b.port != "qemu":
-        raise MpymlError(f"board {board} is not a QEMU board (qemu-m0, qemu-m3, qemu-m4)")
-    config = qemu_config(b)
-    if config.timer not in TIMERS:
-        raise MpymlError(f"no instruction timer known for {board} ({config.timer})")
-    if not firmware_path(board).is_file():
-        raise MpymlError(f"{board} firmware is not built: run `mpyml build --board {board}`")
-    timer, per_tick = TIMERS[config.timer]
+    timer, per_tick = instruction_timer(board)
     code = SCRIPT % {"timer": timer, "hop": HOP, "n": N}
     with QemuSession(board) as session:
         r = session.repl.exec(code, timeout=600)

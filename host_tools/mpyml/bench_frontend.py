@@ -154,31 +154,6 @@ def run_bench(clips: int = 40, repeats: int = 3, testdata: Path | None = None, w
 
 # --- QEMU: the same C code on Cortex-M cores, counted in instructions -------------------------
 
-# Device code for a 32-bit timer that counts QEMU's virtual time, which runs
-# at one nanosecond per executed instruction under `-icount shift=0`.
-_TIMERS = {
-    # nRF51 TIMER0 at 16 MHz: 62.5 instructions per tick.
-    "nrf51": ("""
-T = 0x40008000
-machine.mem32[T + 0x504] = 0
-machine.mem32[T + 0x508] = 3
-machine.mem32[T + 0x510] = 0
-machine.mem32[T + 0x000] = 1
-def now():
-    machine.mem32[T + 0x040] = 1
-    return machine.mem32[T + 0x540]
-""", 62.5),
-    # CMSDK APB timer 0 at 25 MHz, counting down: 40 instructions per tick.
-    "cmsdk": ("""
-T = 0x40000000
-machine.mem32[T + 0x8] = 0xFFFFFFFF
-machine.mem32[T + 0x4] = 0xFFFFFFFF
-machine.mem32[T + 0x0] = 1
-def now():
-    return 0xFFFFFFFF - machine.mem32[T + 0x4]
-""", 40.0),
-}
-
 _QEMU_SCRIPT = """
 import array, machine, tinyml
 from binascii import hexlify
@@ -216,17 +191,10 @@ class QemuFrontendRun:
 def qemu_frontend_run(board: str, testdata: Path, cfg: dict | None = None) -> QemuFrontendRun:
     """Features of the four micro_speech recordings computed by the C
     frontend on a QEMU board's firmware, with instruction counts."""
-    from .firmware import firmware_path, qemu_config
-    from .boards import get_board
-    from .qemu import QemuSession
+    from .qemu import QemuSession, instruction_timer
 
     cfg = dict(MICRO_SPEECH if cfg is None else cfg)
-    config = qemu_config(get_board(board))
-    if config.timer not in _TIMERS:
-        raise MpymlError(f"no instruction timer known for {board} ({config.timer})")
-    if not firmware_path(board).is_file():
-        raise MpymlError(f"{board} firmware is not built: run `mpyml build --board {board}`")
-    timer, per_tick = _TIMERS[config.timer]
+    timer, per_tick = instruction_timer(board)
     folder = testdata / "tflite-micro"
     names = ["yes_1000ms.wav", "no_1000ms.wav", "noise_1000ms.wav", "silence_1000ms.wav"]
     files = {str(folder / n): (folder / n).read_bytes() for n in names}

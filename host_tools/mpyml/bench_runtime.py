@@ -233,17 +233,9 @@ for name, path in %(jobs)r:
 def qemu_instructions(board: str, testdata: Path) -> dict[str, dict[str, int]]:
     """Instructions per invoke (QEMU -icount: 1 ns per instruction, read from a
     hardware timer) and arena_used of the runtime on a QEMU board."""
-    from .bench_frontend import _TIMERS
-    from .boards import get_board
-    from .firmware import firmware_path, qemu_config
-    from .qemu import QemuSession
+    from .qemu import QemuSession, instruction_timer
 
-    config = qemu_config(get_board(board))
-    if config.timer not in _TIMERS:
-        raise MpymlError(f"no instruction timer known for {board} ({config.timer})")
-    if not firmware_path(board).is_file():
-        raise MpymlError(f"{board} firmware is not built: run `mpyml build --board {board}`")
-    timer, per_tick = _TIMERS[config.timer]
+    timer, per_tick = instruction_timer(board)
     jobs = [(name, str(testdata / REAL_MODELS[name])) for name in QEMU_MODELS]
     files = {path: Path(path).read_bytes() for _, path in jobs}
     with QemuSession(board, files, testdata) as session:

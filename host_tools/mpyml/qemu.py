@@ -34,6 +34,45 @@ FAULT_REPORT = b"Fault exception caught:"  # printed by the port's fault handler
 PAGE = 4096
 DATA_DIR_LIMIT = 4 << 20  # folders named by a test are packed when at most this big
 
+# Device code for a 32-bit timer that counts QEMU's virtual time, which runs
+# at one nanosecond per executed instruction under `-icount shift=0`: it
+# defines now() (ticks, increasing) and comes with instructions per tick.
+VIRTUAL_TIME_TIMERS = {
+    # nRF51 TIMER0 in 32-bit timer mode at 16 MHz: 62.5 instructions per tick.
+    "nrf51": ("""
+T = 0x40008000
+machine.mem32[T + 0x504] = 0
+machine.mem32[T + 0x508] = 3
+machine.mem32[T + 0x510] = 0
+machine.mem32[T + 0x000] = 1
+def now():
+    machine.mem32[T + 0x040] = 1
+    return machine.mem32[T + 0x540]
+""", 62.5),
+    # CMSDK APB timer 0 at 25 MHz, counting down: 40 instructions per tick.
+    "cmsdk": ("""
+T = 0x40000000
+machine.mem32[T + 0x8] = 0xFFFFFFFF
+machine.mem32[T + 0x4] = 0xFFFFFFFF
+machine.mem32[T + 0x0] = 1
+def now():
+    return 0xFFFFFFFF - machine.mem32[T + 0x4]
+""", 40.0),
+}
+
+
+def instruction_timer(board_name: str) -> tuple[str, float]:
+    """The virtual-time timer code and instructions per tick of a QEMU board
+    whose firmware is built; a clear error otherwise."""
+    b = get_board(board_name)
+    if b.port != "qemu":
+        raise MpymlError(f"board {board_name} is not a QEMU board (qemu-m0, qemu-m3, qemu-m4)")
+    config = qemu_config(b)
+    if config.timer not in VIRTUAL_TIME_TIMERS:
+        raise MpymlError(f"no instruction timer known for {board_name} ({config.timer})")
+    if not firmware_path(board_name).is_file():
+        raise MpymlError(f"{board_name} firmware is not built: run `mpyml build --board {board_name}`")
+    return VIRTUAL_TIME_TIMERS[config.timer]
 
 def qemu_args(board: Board, config: QemuConfig, firmware: Path, serial: str, romfs: Path | None = None,
               romfs_addr: int | None = None, icount: bool = True) -> list[str]:
