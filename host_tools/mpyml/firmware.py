@@ -111,19 +111,26 @@ def _user_c_modules(plain: bool) -> list[str]:
     return [] if plain else [f"USER_C_MODULES={project_root() / 'native_modules'}"]
 
 
-def build_unix(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False,
-               opset: OpSet | None = None) -> BuildResult:
+def _start_build(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool,
+                 opset: OpSet | None) -> tuple[Path, Path, Path]:
+    """Output folder, an emptied build log, mpy-cross and the frozen manifest:
+    the steps every MicroPython port build starts with."""
     out = _out_dir(board, plain, opset)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "build.log"
     log_path.write_text("")
-    start = time.monotonic()
-    if shutil.which("make") is None or shutil.which("gcc") is None:
-        raise BuildError("the Unix port needs make and gcc (Debian: build-essential)")
     if not sdk.mpy_cross.is_file():
         log("building mpy-cross")
     build_mpy_cross(sdk, log_path, jobs)
-    manifest = write_manifest(out)
+    return out, log_path, write_manifest(out)
+
+
+def build_unix(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False,
+               opset: OpSet | None = None) -> BuildResult:
+    if shutil.which("make") is None or shutil.which("gcc") is None:
+        raise BuildError("the Unix port needs make and gcc (Debian: build-essential)")
+    start = time.monotonic()
+    out, log_path, manifest = _start_build(board, sdk, jobs, log, plain, opset)
     obj = out / "obj"
     args = [
         "make", "-C", str(sdk.path / "ports" / "unix"), f"-j{_jobs(jobs)}",
@@ -253,18 +260,11 @@ def _board_files_digest(board: Board) -> list[str]:
 def build_qemu(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False,
                opset: OpSet | None = None) -> BuildResult:
     config = qemu_config(board)
-    out = _out_dir(board, plain, opset)
-    out.mkdir(parents=True, exist_ok=True)
-    log_path = out / "build.log"
-    log_path.write_text("")
-    start = time.monotonic()
     cross = "arm-none-eabi-gcc"
     if shutil.which(cross) is None:
         raise BuildError(f"{cross} not found: install gcc-arm-none-eabi and libnewlib-arm-none-eabi (Debian)")
-    if not sdk.mpy_cross.is_file():
-        log("building mpy-cross")
-    build_mpy_cross(sdk, log_path, jobs)
-    manifest = write_manifest(out)
+    start = time.monotonic()
+    out, log_path, manifest = _start_build(board, sdk, jobs, log, plain, opset)
     obj = out / "obj"
     args = [
         "make", "-C", str(sdk.path / "ports" / "qemu"), f"-j{_jobs(jobs)}",
