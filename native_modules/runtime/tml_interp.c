@@ -11,6 +11,14 @@
 #include "tml_interp.h"
 #include "tml_fb.h"
 
+// Code size: helpers that gcc would otherwise inline into several callers
+// (or a single large caller, at a cost in spills) stay out of line.
+#if defined(__GNUC__)
+#define TML_NOINLINE __attribute__((noinline))
+#else
+#define TML_NOINLINE
+#endif
+
 #define TML_SCHEMA_VERSION 3u
 #define TML_ALIGN 16u
 #define TML_OP_CUSTOM 32
@@ -89,15 +97,17 @@ typedef struct tml_plan_rec {
 // ---------------------------------------------------------------------------
 // Error messages: a tiny formatter (%s, %d, %u) so the core needs no libc
 // printf, which bare-metal and native-module builds do not have. Builds
-// with TML_ERROR_TEXT 0 (tml_op.h) keep only the status texts.
+// with TML_ERROR_TEXT 0 (tml_op.h) keep only the status texts: there a
+// failing check just returns its status, and tml_interp_init writes the
+// text once on its way out.
 
 #if TML_ERROR_TEXT
 #define TML_FAIL(err, status, ...) tml_fail((err), (status), __VA_ARGS__)
 #else
-#define TML_FAIL(err, status, ...) tml_fail_status((err), (status))
+#define TML_FAIL(err, status, ...) ((void)(err), (status))
 #endif
 
-static size_t tml_put(char *buf, size_t pos, size_t cap, const char *s) {
+TML_NOINLINE static size_t tml_put(char *buf, size_t pos, size_t cap, const char *s) {
     while (*s && pos + 1 < cap) {
         buf[pos++] = *s++;
     }
@@ -165,14 +175,23 @@ static tml_status_t tml_fail_status(tml_error_t *err, tml_status_t status) {
 // say which operator it lacks.
 static tml_status_t tml_fail_unsupported(tml_error_t *err, int32_t code) {
     const size_t cap = sizeof(err->msg);
+#if TML_ERROR_TEXT
     const char *name = tml_op_name(code);
+#else
+    // Without the name table tml_op_name() knows the registered kernels
+    // only, and the code has none.
+    const char *name = NULL;
+#endif
     size_t pos = tml_put(err->msg, 0, cap, "unsupported operator ");
     if (name != NULL) {
         pos = tml_put(err->msg, tml_put(err->msg, pos, cap, name), cap, " (");
     }
     pos = tml_put(err->msg, pos, cap, code < 0 ? "code -" : "code ");
     pos = tml_put_u(err->msg, pos, cap, code < 0 ? (uint32_t)(-(int64_t)code) : (uint32_t)code);
-    return tml_end_msg(err, tml_put(err->msg, pos, cap, name != NULL ? ")" : ""), TML_ERR_UNSUPPORTED_OP);
+    if (name != NULL) {
+        pos = tml_put(err->msg, pos, cap, ")");
+    }
+    return tml_end_msg(err, pos, TML_ERR_UNSUPPORTED_OP);
 }
 
 // ---------------------------------------------------------------------------
@@ -183,44 +202,37 @@ static uint32_t tml_align_up(uint32_t v, uint32_t a) {
     return (v + a - 1) & ~(a - 1);
 }
 
-static void *tml_persist_alloc(tml_interp_t *it, size_t bytes, uint32_t align) {
-    uint32_t start = tml_align_up(it->persistent, align);
-    uint32_t room = it->arena_size - it->temp;
-    if (bytes > TML_MAX_TENSOR_BYTES || start > room || bytes > room - start) {
+// Take `bytes` from the head (tail = 0: persistent, aligned to `align`) or
+// from the tail (tail = 1: load-time temporaries, 16-byte granules, each
+// below the last). On failure the first one records the arena size it would
+// have needed.
+static void *tml_alloc(tml_interp_t *it, size_t bytes, uint32_t align, int tail) {
+    uint32_t head = tml_align_up(it->persistent, tail ? TML_ALIGN : align);
+    uint32_t room = it->arena_size - it->temp;     // temp <= arena_size
+    if (bytes > TML_MAX_TENSOR_BYTES || head > room
+        || (tail ? tml_align_up((uint32_t)bytes, TML_ALIGN) : (uint32_t)bytes) > room - head) {
         if (!it->alloc_failed) {
             it->alloc_failed = 1;
-            uint64_t need = (uint64_t)start + bytes + it->temp;
-            it->alloc_needed = need > 0xFFFFFFF0u ? 0xFFFFFFF0u : tml_align_up((uint32_t)need, TML_ALIGN);
+            // head + temp <= arena_size + 15 < 2^31: no overflow before bytes.
+            uint32_t need = head + it->temp;
+            it->alloc_needed = bytes > 0xFFFFFFF0u - need ? 0xFFFFFFF0u : tml_align_up(need + (uint32_t)bytes, TML_ALIGN);
         }
         return NULL;
     }
-    it->persistent = start + (uint32_t)bytes;
-    return it->arena + start;
-}
-
-static void *tml_temp_alloc(tml_interp_t *it, size_t bytes) {
-    uint32_t room = it->arena_size - tml_align_up(it->persistent, TML_ALIGN);
-    if (bytes > TML_MAX_TENSOR_BYTES || it->temp > room || tml_align_up((uint32_t)bytes, TML_ALIGN) > room - it->temp) {
-        if (!it->alloc_failed) {
-            it->alloc_failed = 1;
-            uint64_t need = (uint64_t)tml_align_up(it->persistent, TML_ALIGN) + it->temp + bytes;
-            it->alloc_needed = need > 0xFFFFFFF0u ? 0xFFFFFFF0u : tml_align_up((uint32_t)need, TML_ALIGN);
+    if (tail) {
+        it->temp += tml_align_up((uint32_t)bytes, TML_ALIGN);
+        if (it->temp > it->temp_peak) {
+            it->temp_peak = it->temp;
         }
-        return NULL;
+        return it->arena + it->arena_size - it->temp;
     }
-    it->temp += tml_align_up((uint32_t)bytes, TML_ALIGN);
-    if (it->temp > it->temp_peak) {
-        it->temp_peak = it->temp;
-    }
-    return it->arena + it->arena_size - it->temp;
+    it->persistent = head + (uint32_t)bytes;
+    // Zeroed here once for every user (tensor and op tables, kernel state).
+    return memset(it->arena + head, 0, bytes);
 }
 
-static tml_status_t tml_fail_arena(tml_interp_t *it, tml_error_t *err) {
-    err->needed = it->alloc_needed;
-    err->needed_exact = 0;
-    return TML_FAIL(err, TML_ERR_ARENA_SMALL, "arena too small: needs at least %u bytes (has %u)",
-        (unsigned)it->alloc_needed, (unsigned)it->arena_size);
-}
+#define tml_persist_alloc(it, bytes, align) tml_alloc((it), (bytes), (align), 0)
+#define tml_temp_alloc(it, bytes) tml_alloc((it), (bytes), TML_ALIGN, 1)
 
 // Kernel services (tml_op_ctx_t function pointers).
 
@@ -229,11 +241,7 @@ static void *tml_svc_alloc_persistent(tml_op_ctx_t *ctx, size_t bytes) {
     if (it->phase != PHASE_PREPARE) {
         return NULL;
     }
-    void *p = tml_persist_alloc(it, bytes, TML_ALIGN);
-    if (p != NULL) {
-        memset(p, 0, bytes);
-    }
-    return p;
+    return tml_persist_alloc(it, bytes, TML_ALIGN);
 }
 
 static int32_t tml_svc_request_scratch(tml_op_ctx_t *ctx, size_t bytes) {
@@ -265,30 +273,23 @@ static void *tml_svc_get_scratch(tml_op_ctx_t *ctx, int32_t index) {
 }
 
 // ---------------------------------------------------------------------------
-// Model reader.
+// Model reader. Field reads go through the sticky-error reader of tml_fb.h:
+// each group of reads is followed by one check of fb->bad, at the place (and
+// with the status) where the group's first malformed field is reported.
 
-static uint32_t tml_type_size(uint32_t type) {
-    switch (type) {
-        case TML_TYPE_FLOAT32:
-        case TML_TYPE_INT32:
-        case 15:    // UINT32
-            return 4;
-        case TML_TYPE_FLOAT16:
-        case TML_TYPE_INT16:
-        case 16:    // UINT16
-            return 2;
-        case TML_TYPE_UINT8:
-        case TML_TYPE_INT8:
-        case TML_TYPE_BOOL:
-            return 1;
-        case TML_TYPE_INT64:
-        case 10:    // FLOAT64
-        case 12:    // UINT64
-            return 8;
-        default:
-            return 0;
-    }
-}
+#define S1(id) TML_FB_SPEC(id, TML_FB_S1)
+#define S4(id) TML_FB_SPEC(id, TML_FB_S4)
+#define S8(id) TML_FB_SPEC(id, TML_FB_S8)
+#define V1(id) TML_FB_SPEC(id, TML_FB_V1)
+#define V4(id) TML_FB_SPEC(id, TML_FB_V4)
+#define V8(id) TML_FB_SPEC(id, TML_FB_V8)
+#define STR(id) TML_FB_SPEC(id, TML_FB_STR)
+#define TAB(id) TML_FB_SPEC(id, TML_FB_TAB)
+
+// Element size of a tensor type (schema TensorType), 0 when not supported:
+// FLOAT32 INT32 UINT32 = 4, FLOAT16 INT16 UINT16 = 2, UINT8 INT8 BOOL = 1,
+// INT64 FLOAT64 UINT64 = 8.
+static const uint8_t tml_type_sizes[17] = { 4, 2, 4, 1, 8, 0, 1, 2, 0, 1, 8, 0, 8, 0, 0, 4, 2 };
 
 // A usable scale: a normal, positive, finite float.
 static int tml_scale_ok(const uint8_t *p) {
@@ -296,22 +297,25 @@ static int tml_scale_ok(const uint8_t *p) {
     return bits >= 0x00800000u && bits < 0x7f800000u;
 }
 
-static tml_status_t tml_load_quant(tml_interp_t *it, const tml_fb_t *fb, uint32_t qt, uint32_t idx,
+static tml_status_t tml_load_quant(tml_interp_t *it, tml_fb_t *fb, uint32_t qt, uint32_t idx,
     tml_tensor_t *t, tml_error_t *err) {
-    uint32_t e, n, scales, n_s, zps, n_z, pos;
-    if (tml_fb_vector(fb, qt, QUANT_MIN, 4, &e, &n) != 0 || tml_fb_vector(fb, qt, QUANT_MAX, 4, &e, &n) != 0
-        || tml_fb_vector(fb, qt, QUANT_SCALE, 4, &scales, &n_s) != 0
-        || tml_fb_vector(fb, qt, QUANT_ZERO_POINT, 8, &zps, &n_z) != 0
-        || tml_fb_field(fb, qt, QUANT_DETAILS_TYPE, 1, &pos) != 0) {
+    (void)idx;  // named in the messages only
+    static const uint8_t quant_fields[5] = {
+        V4(QUANT_MIN), V4(QUANT_MAX), V4(QUANT_SCALE), V8(QUANT_ZERO_POINT), S1(QUANT_DETAILS_TYPE),
+    };
+    uint32_t v[10];
+    tml_fb_gets(fb, qt, quant_fields, 5, v);
+    const uint32_t scales = v[4], n_s = v[5], zps = v[6], n_z = v[7];
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
     }
-    if (pos != 0 && it->model[pos] != 0) {
+    if (v[8] != 0 && it->model[v[8]] != 0) {
         return TML_FAIL(err, TML_ERR_CONFIG, "tensor %u: custom quantization is not supported", idx);
     }
-    if (tml_fb_field(fb, qt, QUANT_DIM, 4, &pos) != 0) {
+    int32_t qdim = (int32_t)tml_fb_val(fb, qt, S4(QUANT_DIM), 0);
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
     }
-    int32_t qdim = pos ? tml_fb_i32(it->model + pos) : 0;
     if (n_s == 0) {
         return TML_OK;
     }
@@ -321,20 +325,22 @@ static tml_status_t tml_load_quant(tml_interp_t *it, const tml_fb_t *fb, uint32_
     if (n_z != n_s) {
         return TML_FAIL(err, TML_ERR_QUANT, "tensor %u: %u scales but %u zero points", idx, n_s, n_z);
     }
-    int32_t zlo = INT32_MIN, zhi = INT32_MAX;
+    // Zero points must lie in [zlo, zlo + zspan]: z - zlo, modulo 2^64,
+    // is at most zspan exactly then.
+    int64_t zlo = INT32_MIN;
+    uint64_t zspan = UINT32_MAX;
     if (t->type == TML_TYPE_INT8) {
         zlo = -128;
-        zhi = 127;
+        zspan = 255;
     } else if (t->type == TML_TYPE_UINT8) {
         zlo = 0;
-        zhi = 255;
+        zspan = 255;
     }
     for (uint32_t i = 0; i < n_s; i++) {
         if (!tml_scale_ok(it->model + scales + 4 * i)) {
             return TML_FAIL(err, TML_ERR_QUANT, "tensor %u: invalid scale", idx);
         }
-        int64_t z = tml_fb_i64(it->model + zps + 8 * i);
-        if (z < zlo || z > zhi) {
+        if (tml_fb_u64(it->model + zps + 8 * i) - (uint64_t)zlo > zspan) {
             return TML_FAIL(err, TML_ERR_QUANT, "tensor %u: zero point out of range", idx);
         }
     }
@@ -355,38 +361,39 @@ static tml_status_t tml_load_quant(tml_interp_t *it, const tml_fb_t *fb, uint32_
     return TML_OK;
 }
 
-static tml_status_t tml_load_tensor(tml_interp_t *it, const tml_fb_t *fb, uint32_t tt, uint32_t idx,
+static tml_status_t tml_load_tensor(tml_interp_t *it, tml_fb_t *fb, uint32_t tt, uint32_t idx,
     uint32_t buffers, uint32_t n_buffers, tml_error_t *err) {
     tml_tensor_t *t = &it->tensors[idx];
-    uint32_t shape, ndim, pos, e, n;
-    if (tml_fb_vector(fb, tt, TENSOR_SHAPE, 4, &shape, &ndim) != 0) {
+    uint32_t shape = tml_fb_get(fb, tt, V4(TENSOR_SHAPE)), ndim = fb->n;
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed shape", idx);
     }
     if (ndim > TML_MAX_DIMS) {
         return TML_FAIL(err, TML_ERR_LIMIT, "tensor %u has %u dimensions (at most %u)", idx, ndim, TML_MAX_DIMS);
     }
-    if (tml_fb_field(fb, tt, TENSOR_TYPE, 1, &pos) != 0) {
+    uint32_t type = tml_fb_val(fb, tt, S1(TENSOR_TYPE), 0);
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed type", idx);
     }
-    uint32_t type = pos ? it->model[pos] : 0;
-    uint32_t esize = tml_type_size(type);
+    uint32_t esize = type < sizeof(tml_type_sizes) ? tml_type_sizes[type] : 0;
     if (esize == 0) {
         return TML_FAIL(err, TML_ERR_UNSUPPORTED_TYPE, "tensor %u has unsupported type %u", idx, type);
     }
     t->type = (uint8_t)type;
     t->ndim = (uint8_t)ndim;
-    uint64_t bytes = esize;
+    uint32_t bytes = esize;
     for (uint32_t i = 0; i < ndim; i++) {
         int32_t d = tml_fb_i32(it->model + shape + 4 * i);
         if (d < 1) {
             return TML_FAIL(err, TML_ERR_SHAPE, "tensor %u has dimension %d", idx, (int)d);
         }
-        bytes *= (uint32_t)d;
-        if (bytes > TML_MAX_TENSOR_BYTES) {
+        // bytes * d > TML_MAX_TENSOR_BYTES, without overflow.
+        if ((uint32_t)d > TML_MAX_TENSOR_BYTES / bytes) {
             return TML_FAIL(err, TML_ERR_LIMIT, "tensor %u is too large", idx);
         }
+        bytes *= (uint32_t)d;
     }
-    t->bytes = (uint32_t)bytes;
+    t->bytes = bytes;
     // The shape is used in place like the constant data: only a model at an
     // address that is not 4-byte aligned (or a big-endian core) needs a copy.
     if (ndim == 0) {
@@ -398,23 +405,28 @@ static tml_status_t tml_load_tensor(tml_interp_t *it, const tml_fb_t *fb, uint32
         if (dims == NULL) {
             return TML_ERR_ARENA_SMALL;
         }
+#if TML_LE_HOST
+        memcpy(dims, it->model + shape, (size_t)ndim * 4);
+#else
         for (uint32_t i = 0; i < ndim; i++) {
             dims[i] = tml_fb_i32(it->model + shape + 4 * i);
         }
+#endif
         t->dims = dims;
     }
 
     // Constant data: the tensor's buffer, used in place.
-    if (tml_fb_field(fb, tt, TENSOR_BUFFER, 4, &pos) != 0) {
+    uint32_t bidx = tml_fb_val(fb, tt, S4(TENSOR_BUFFER), 0);
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed buffer index", idx);
     }
-    uint32_t bidx = pos ? tml_fb_u32(it->model + pos) : 0;
     if (bidx >= n_buffers) {
         return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: buffer %u out of range (%u buffers)", idx, bidx, n_buffers);
     }
-    uint32_t bt, data, n_data;
-    if (tml_fb_vector_table(fb, buffers, bidx, &bt) != 0 || tml_fb_vector(fb, bt, BUFFER_DATA, 1, &data, &n_data) != 0
-        || tml_fb_field(fb, bt, BUFFER_OFFSET, 8, &pos) != 0) {
+    uint32_t bt = tml_fb_elem(fb, buffers, bidx);
+    uint32_t data = tml_fb_get(fb, bt, V1(BUFFER_DATA)), n_data = fb->n;
+    uint32_t pos = tml_fb_get(fb, bt, S8(BUFFER_OFFSET));
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed buffer %u", idx, bidx);
     }
     if (pos != 0 && tml_fb_u64(it->model + pos) > 1) {
@@ -442,27 +454,29 @@ static tml_status_t tml_load_tensor(tml_interp_t *it, const tml_fb_t *fb, uint32
     }
 
     // Fields not used, still checked so that no part of the model is trusted blindly.
-    if (tml_fb_string(fb, tt, TENSOR_NAME, &e, &n) != 0
-        || tml_fb_vector(fb, tt, TENSOR_SHAPE_SIGNATURE, 4, &e, &n) != 0) {
+    tml_fb_get(fb, tt, STR(TENSOR_NAME));
+    tml_fb_get(fb, tt, V4(TENSOR_SHAPE_SIGNATURE));
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed name or shape signature", idx);
     }
-    if (tml_fb_field(fb, tt, TENSOR_SPARSITY, 4, &pos) != 0 || pos != 0) {
+    if (tml_fb_get(fb, tt, S4(TENSOR_SPARSITY)) != 0 || fb->bad) {
         return TML_FAIL(err, TML_ERR_CONFIG, "tensor %u: sparse tensors are not supported", idx);
     }
-    if (tml_fb_field(fb, tt, TENSOR_EXTERNAL_BUFFER, 4, &pos) != 0 || (pos != 0 && tml_fb_u32(it->model + pos) != 0)) {
+    if (tml_fb_val(fb, tt, S4(TENSOR_EXTERNAL_BUFFER), 0) != 0 || fb->bad) {
         return TML_FAIL(err, TML_ERR_CONFIG, "tensor %u: external buffers are not supported", idx);
     }
-    if (tml_fb_field(fb, tt, TENSOR_IS_VARIABLE, 1, &pos) != 0) {
+    uint32_t is_variable = tml_fb_val(fb, tt, S1(TENSOR_IS_VARIABLE), 0);
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed flags", idx);
     }
-    t->is_variable = pos ? (it->model[pos] != 0) : 0;
-    if (t->is_variable && t->is_const) {
+    if (is_variable != 0) {
         // A variable's initial value is copied into the arena at plan time.
+        t->is_variable = 1;
         t->is_const = 0;
     }
 
-    uint32_t qt;
-    if (tml_fb_table(fb, tt, TENSOR_QUANT, &qt) != 0) {
+    uint32_t qt = tml_fb_get(fb, tt, TAB(TENSOR_QUANT));
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed quantization", idx);
     }
     if (qt != 0) {
@@ -472,10 +486,12 @@ static tml_status_t tml_load_tensor(tml_interp_t *it, const tml_fb_t *fb, uint32
 }
 
 // Copy a subgraph's input or output index list into persistent memory.
-static tml_status_t tml_load_io(tml_interp_t *it, const tml_fb_t *fb, uint32_t sg, unsigned field,
-    const int32_t **out, uint32_t *count, const char *what, tml_error_t *err) {
-    uint32_t e, n;
-    if (tml_fb_vector(fb, sg, field, 4, &e, &n) != 0) {
+static tml_status_t tml_load_io(tml_interp_t *it, tml_fb_t *fb, uint32_t sg, unsigned is_out, tml_error_t *err) {
+#if TML_ERROR_TEXT
+    const char *what = is_out ? "output" : "input";
+#endif
+    uint32_t e = tml_fb_get(fb, sg, is_out ? V4(SG_OUTPUTS) : V4(SG_INPUTS)), n = fb->n;
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "malformed graph %s", what);
     }
     if (n > TML_MAX_OP_IO) {
@@ -495,47 +511,54 @@ static tml_status_t tml_load_io(tml_interp_t *it, const tml_fb_t *fb, uint32_t s
         }
         list[i] = ti;
     }
-    *out = list;
-    *count = n;
+    if (is_out) {
+        it->outputs = list;
+        it->n_outputs = n;
+    } else {
+        it->inputs = list;
+        it->n_inputs = n;
+    }
     return TML_OK;
 }
 
-static tml_status_t tml_load_op(tml_interp_t *it, const tml_fb_t *fb, uint32_t ot, uint32_t i,
+static tml_status_t tml_load_op(tml_interp_t *it, tml_fb_t *fb, uint32_t ot, uint32_t i,
     uint32_t opcodes, uint32_t n_opcodes, tml_error_t *err) {
     tml_node_t *node = &it->nodes[i];
-    uint32_t pos, oc;
-    if (tml_fb_field(fb, ot, OP_OPCODE_INDEX, 4, &pos) != 0) {
+    uint32_t oci = tml_fb_val(fb, ot, S4(OP_OPCODE_INDEX), 0);
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "op %u: malformed", i);
     }
-    uint32_t oci = pos ? tml_fb_u32(it->model + pos) : 0;
-    if (oci >= n_opcodes || tml_fb_vector_table(fb, opcodes, oci, &oc) != 0) {
+    uint32_t oc = oci < n_opcodes ? tml_fb_elem(fb, opcodes, oci) : 0;
+    if (oc == 0) {
         return TML_FAIL(err, TML_ERR_MODEL, "op %u: operator code %u missing or malformed", i, oci);
-    }
-    uint32_t p_dep, p_ver, p_code;
-    if (tml_fb_field(fb, oc, OPCODE_DEPRECATED, 1, &p_dep) != 0 || tml_fb_field(fb, oc, OPCODE_VERSION, 4, &p_ver) != 0
-        || tml_fb_field(fb, oc, OPCODE_BUILTIN, 4, &p_code) != 0) {
-        return TML_FAIL(err, TML_ERR_MODEL, "op %u: malformed operator code", i);
     }
     // Models written before the code outgrew a byte carry it in the
     // deprecated field only; newer ones in both: the larger one is right.
-    int32_t dep = p_dep ? (int8_t)it->model[p_dep] : 0;
-    int32_t code = p_code ? tml_fb_i32(it->model + p_code) : 0;
+    int32_t dep = (int8_t)tml_fb_val(fb, oc, S1(OPCODE_DEPRECATED), 0);
+    int32_t version = (int32_t)tml_fb_val(fb, oc, S4(OPCODE_VERSION), 1);
+    int32_t code = (int32_t)tml_fb_val(fb, oc, S4(OPCODE_BUILTIN), 0);
+    if (fb->bad) {
+        return TML_FAIL(err, TML_ERR_MODEL, "op %u: malformed operator code", i);
+    }
     if (dep > code) {
         code = dep;
     }
-    int32_t version = p_ver ? tml_fb_i32(it->model + p_ver) : 1;
     if (code == TML_OP_CUSTOM) {
-        uint32_t s, n;
-        if (tml_fb_string(fb, oc, OPCODE_CUSTOM, &s, &n) != 0) {
+        uint32_t s = tml_fb_get(fb, oc, STR(OPCODE_CUSTOM));
+        if (fb->bad) {
             return TML_FAIL(err, TML_ERR_MODEL, "op %u: malformed custom operator name", i);
         }
+#if TML_ERROR_TEXT
         char name[33];
         uint32_t k;
-        for (k = 0; k < n && k < sizeof(name) - 1; k++) {
+        for (k = 0; k < fb->n && k < sizeof(name) - 1; k++) {
             uint8_t c = it->model[s + k];
             name[k] = (c >= 32 && c < 127) ? (char)c : '?';
         }
         name[k] = 0;
+#else
+        (void)s;
+#endif
         return TML_FAIL(err, TML_ERR_UNSUPPORTED_OP, "unsupported custom operator '%s'", name);
     }
     const tml_op_registration_t *reg = tml_op_find(code);
@@ -546,9 +569,11 @@ static tml_status_t tml_load_op(tml_interp_t *it, const tml_fb_t *fb, uint32_t o
         return TML_FAIL(err, TML_ERR_MODEL_VERSION, "%s version %d not supported", reg->name, (int)version);
     }
 
-    uint32_t ins, n_in, outs, n_out, opts, e, n;
-    if (tml_fb_vector(fb, ot, OP_INPUTS, 4, &ins, &n_in) != 0 || tml_fb_vector(fb, ot, OP_OUTPUTS, 4, &outs, &n_out) != 0
-        || tml_fb_table(fb, ot, OP_OPTIONS, &opts) != 0 || tml_fb_vector(fb, ot, OP_CUSTOM_OPTIONS, 1, &e, &n) != 0) {
+    static const uint8_t op_fields[4] = { V4(OP_INPUTS), V4(OP_OUTPUTS), TAB(OP_OPTIONS), V1(OP_CUSTOM_OPTIONS) };
+    uint32_t v[8];
+    tml_fb_gets(fb, ot, op_fields, 4, v);
+    const uint32_t ins = v[0], n_in = v[1], outs = v[2], n_out = v[3], opts = v[4];
+    if (fb->bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "op %u (%s): malformed", i, reg->name);
     }
     if (n_in > TML_MAX_OP_IO || n_out > TML_MAX_OP_IO) {
@@ -588,7 +613,6 @@ static tml_status_t tml_load_op(tml_interp_t *it, const tml_fb_t *fb, uint32_t o
         ptrs[k] = t;
     }
     node->io = ptrs;
-    node->user_data = NULL;
     node->options = opts;
     node->n_inputs = (uint16_t)n_in;
     node->n_outputs = (uint16_t)n_out;
@@ -597,36 +621,37 @@ static tml_status_t tml_load_op(tml_interp_t *it, const tml_fb_t *fb, uint32_t o
     return TML_OK;
 }
 
-static tml_status_t tml_load(tml_interp_t *it, tml_error_t *err) {
-    tml_fb_t fb = { it->model, it->model_size };
-    if (memcmp(it->model + 4, "TFL3", 4) != 0) {
+TML_NOINLINE static tml_status_t tml_load(tml_interp_t *it, tml_error_t *err) {
+    tml_fb_t fb = { it->model, it->model_size, 0, 0 };
+    if (tml_fb_u32(it->model + 4) != 0x334c4654u) {     // "TFL3"
         return TML_FAIL(err, TML_ERR_MODEL, "not a TFLite model (no TFL3 identifier)");
     }
-    uint32_t root = tml_fb_u32(it->model);
-    if (tml_fb_table_ok(&fb, root) != 0) {
+    uint32_t root = tml_fb_check(&fb, tml_fb_u32(it->model));
+    if (fb.bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "malformed model root table");
     }
-    uint32_t pos;
-    if (tml_fb_field(&fb, root, MODEL_VERSION, 4, &pos) != 0) {
+    uint32_t version = tml_fb_val(&fb, root, S4(MODEL_VERSION), 0);
+    if (fb.bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "malformed model version");
     }
-    uint32_t version = pos ? tml_fb_u32(it->model + pos) : 0;
     if (version != TML_SCHEMA_VERSION) {
         return TML_FAIL(err, TML_ERR_MODEL_VERSION, "model schema version %u not supported (expected 3)", version);
     }
-    uint32_t opcodes, n_opcodes, subgraphs, n_subgraphs, buffers, n_buffers, e, n;
-    if (tml_fb_vector(&fb, root, MODEL_OPCODES, 4, &opcodes, &n_opcodes) != 0
-        || tml_fb_vector(&fb, root, MODEL_SUBGRAPHS, 4, &subgraphs, &n_subgraphs) != 0
-        || tml_fb_vector(&fb, root, MODEL_BUFFERS, 4, &buffers, &n_buffers) != 0
-        || tml_fb_string(&fb, root, 3, &e, &n) != 0) {
+    // Operator codes, subgraphs, buffers (position, count) and the description.
+    static const uint8_t root_fields[4] = { V4(MODEL_OPCODES), V4(MODEL_SUBGRAPHS), V4(MODEL_BUFFERS), STR(3) };
+    uint32_t v[8];
+    tml_fb_gets(&fb, root, root_fields, 4, v);
+    const uint32_t opcodes = v[0], n_opcodes = v[1], n_subgraphs = v[3], buffers = v[4], n_buffers = v[5];
+    if (fb.bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "malformed model tables");
     }
     if (n_subgraphs == 0) {
         return TML_FAIL(err, TML_ERR_MODEL, "model has no subgraph");
     }
-    uint32_t sg, tensors, n_tensors, ops, n_ops;
-    if (tml_fb_vector_table(&fb, subgraphs, 0, &sg) != 0 || tml_fb_vector(&fb, sg, SG_TENSORS, 4, &tensors, &n_tensors) != 0
-        || tml_fb_vector(&fb, sg, SG_OPERATORS, 4, &ops, &n_ops) != 0) {
+    uint32_t sg = tml_fb_elem(&fb, v[2], 0);
+    uint32_t tensors = tml_fb_get(&fb, sg, V4(SG_TENSORS)), n_tensors = fb.n;
+    uint32_t ops = tml_fb_get(&fb, sg, V4(SG_OPERATORS)), n_ops = fb.n;
+    if (fb.bad) {
         return TML_FAIL(err, TML_ERR_MODEL, "malformed subgraph");
     }
     if (n_tensors > TML_MAX_TENSORS || n_ops > TML_MAX_OPS) {
@@ -638,25 +663,20 @@ static tml_status_t tml_load(tml_interp_t *it, tml_error_t *err) {
     if (it->tensors == NULL && n_tensors > 0) {
         return TML_ERR_ARENA_SMALL;
     }
-    if (n_tensors > 0) {
-        memset(it->tensors, 0, (size_t)n_tensors * sizeof(tml_tensor_t));
-    }
+    tml_status_t st;
     for (uint32_t i = 0; i < n_tensors; i++) {
-        uint32_t tt;
-        if (tml_fb_vector_table(&fb, tensors, i, &tt) != 0) {
+        uint32_t tt = tml_fb_elem(&fb, tensors, i);
+        if (fb.bad) {
             return TML_FAIL(err, TML_ERR_MODEL, "tensor %u: malformed table", i);
         }
-        tml_status_t st = tml_load_tensor(it, &fb, tt, i, buffers, n_buffers, err);
-        if (st != TML_OK) {
+        if ((st = tml_load_tensor(it, &fb, tt, i, buffers, n_buffers, err)) != TML_OK) {
             return st;
         }
     }
-    tml_status_t st = tml_load_io(it, &fb, sg, SG_INPUTS, &it->inputs, &it->n_inputs, "input", err);
-    if (st == TML_OK) {
-        st = tml_load_io(it, &fb, sg, SG_OUTPUTS, &it->outputs, &it->n_outputs, "output", err);
-    }
-    if (st != TML_OK) {
-        return st;
+    for (unsigned is_out = 0; is_out < 2; is_out++) {
+        if ((st = tml_load_io(it, &fb, sg, is_out, err)) != TML_OK) {
+            return st;
+        }
     }
 
     it->n_ops = n_ops;
@@ -664,16 +684,12 @@ static tml_status_t tml_load(tml_interp_t *it, tml_error_t *err) {
     if (it->nodes == NULL && n_ops > 0) {
         return TML_ERR_ARENA_SMALL;
     }
-    if (n_ops > 0) {
-        memset(it->nodes, 0, (size_t)n_ops * sizeof(tml_node_t));
-    }
     for (uint32_t i = 0; i < n_ops; i++) {
-        uint32_t ot;
-        if (tml_fb_vector_table(&fb, ops, i, &ot) != 0) {
+        uint32_t ot = tml_fb_elem(&fb, ops, i);
+        if (fb.bad) {
             return TML_FAIL(err, TML_ERR_MODEL, "op %u: malformed table", i);
         }
-        st = tml_load_op(it, &fb, ot, i, opcodes, n_opcodes, err);
-        if (st != TML_OK) {
+        if ((st = tml_load_op(it, &fb, ot, i, opcodes, n_opcodes, err)) != TML_OK) {
             return st;
         }
     }
@@ -706,13 +722,18 @@ static tml_status_t tml_prepare(tml_interp_t *it, tml_error_t *err) {
 // overlap its own. Both first-fit and best-fit gap choices are computed and
 // the smaller plan is kept.
 
+// Record r of the planner (see tml_plan): records grow down from `top`.
+static tml_plan_rec_t *tml_rec(tml_plan_rec_t *top, uint32_t r) {
+    return top - r;
+}
+
 static uint32_t tml_place(tml_plan_rec_t *recs, const uint16_t *order, uint32_t n, uint16_t *placed, int best_fit) {
     uint32_t n_placed = 0, total = 0;
     for (uint32_t k = 0; k < n; k++) {
-        tml_plan_rec_t *r = &recs[order[k]];
+        tml_plan_rec_t *r = tml_rec(recs, order[k]);
         uint32_t cur = 0, best = UINT32_MAX, best_gap = UINT32_MAX;
         for (uint32_t j = 0; j < n_placed; j++) {
-            const tml_plan_rec_t *p = &recs[placed[j]];
+            const tml_plan_rec_t *p = tml_rec(recs, placed[j]);
             if (p->last < r->first || p->first > r->last) {
                 continue;
             }
@@ -737,7 +758,7 @@ static uint32_t tml_place(tml_plan_rec_t *recs, const uint16_t *order, uint32_t 
         }
         // Keep `placed` sorted by offset.
         uint32_t j = n_placed++;
-        while (j > 0 && recs[placed[j - 1]].offset > r->offset) {
+        while (j > 0 && tml_rec(recs, placed[j - 1])->offset > r->offset) {
             placed[j] = placed[j - 1];
             j--;
         }
@@ -758,13 +779,30 @@ static int tml_is_graph_io(const int32_t *list, uint32_t n, int32_t t) {
 // During planning the data pointer of a planned tensor holds its record
 // number + 1 (the pointer is NULL until the plan is done, so it is free).
 static tml_plan_rec_t *tml_rec_of(tml_plan_rec_t *recs, const tml_tensor_t *t) {
-    if (t->is_const || t->is_variable) {
+    if (t == NULL || t->is_const || t->is_variable) {
         return NULL;
     }
-    return &recs[(uintptr_t)t->data - 1];
+    return tml_rec(recs, (uintptr_t)t->data - 1);
 }
 
-static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
+// A use of tensor t: its lifetime starts at `first` unless it has started
+// already, and lasts at least to `last`. The graph inputs are marked first
+// (0, 0), then each op's tensors in graph order (i, i), then the graph
+// outputs (0, n_ops - 1): so an earlier start is never overwritten, and
+// `last` only grows (records start with last = 0).
+static void tml_touch(tml_plan_rec_t *recs, const tml_tensor_t *t, uint16_t first, uint16_t last) {
+    tml_plan_rec_t *r = tml_rec_of(recs, t);
+    if (r != NULL) {
+        if (r->first == TML_NONE) {
+            r->first = first;
+        }
+        if (r->last < last) {
+            r->last = last;
+        }
+    }
+}
+
+TML_NOINLINE static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
     uint32_t nt = it->n_tensors, ns = it->n_scratch;
 
     // Persistent: the scratch table and variable tensors.
@@ -781,8 +819,6 @@ static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
             }
             if (tp->data != NULL) {
                 memcpy(p, tp->data, tp->bytes);
-            } else {
-                memset(p, 0, tp->bytes);
             }
             tp->data = p;
         } else if (!tp->is_const) {
@@ -791,27 +827,27 @@ static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
     }
 
     // Temporaries: one record per scratch request and non-constant tensor,
-    // the placement order and the placed list.
+    // the placement order and the placed list. Record r lives at
+    // tml_rec(recs, r), the (r + 1)-th 16-byte granule from the arena's end:
+    // the scratch records are already there (request k was pushed k-th),
+    // the tensors' records follow them downwards inside the block taken here
+    // (which has room for all records, as the plan's arena needs assume).
     tml_plan_rec_t *recs = NULL;
     uint16_t *order = NULL, *placed = NULL;
     if (n_rec > 0) {
-        recs = (tml_plan_rec_t *)tml_temp_alloc(it, (size_t)n_rec * sizeof(tml_plan_rec_t));
+        void *block = tml_temp_alloc(it, (size_t)n_rec * sizeof(tml_plan_rec_t));
         order = (uint16_t *)tml_temp_alloc(it, (size_t)n_rec * 2);
         placed = (uint16_t *)tml_temp_alloc(it, (size_t)n_rec * 2);
-        if (recs == NULL || order == NULL || placed == NULL) {
+        if (block == NULL || order == NULL || placed == NULL) {
             return TML_ERR_ARENA_SMALL;
         }
-    }
-    // Scratch records: request k was pushed k-th from the tail.
-    for (uint32_t k = 0; k < ns; k++) {
-        const uint8_t *src = it->arena + it->arena_size - (k + 1) * tml_align_up(sizeof(tml_plan_rec_t), TML_ALIGN);
-        memcpy(&recs[k], src, sizeof(tml_plan_rec_t));
+        recs = (tml_plan_rec_t *)(void *)(it->arena + it->arena_size) - 1;
     }
     uint32_t k = ns;
     for (uint32_t t = 0; t < nt; t++) {
         tml_tensor_t *tp = &it->tensors[t];
         if (!tp->is_const && !tp->is_variable) {
-            tml_plan_rec_t *r = &recs[k];
+            tml_plan_rec_t *r = tml_rec(recs, k);
             r->size = tml_align_up(tp->bytes, TML_ALIGN);
             r->offset = 0;
             r->first = TML_NONE;
@@ -825,42 +861,22 @@ static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
     // Lifetimes: graph inputs from the start, outputs to the end.
     uint16_t end = it->n_ops > 0 ? (uint16_t)(it->n_ops - 1) : 0;
     for (uint32_t i = 0; i < it->n_inputs; i++) {
-        tml_plan_rec_t *r = tml_rec_of(recs, &it->tensors[it->inputs[i]]);
-        if (r != NULL) {
-            if (r->first == TML_NONE) {
-                r->last = 0;
-            }
-            r->first = 0;
-        }
+        tml_touch(recs, &it->tensors[it->inputs[i]], 0, 0);
     }
     for (uint32_t i = 0; i < it->n_ops; i++) {
         const tml_node_t *c = &it->nodes[i];
         for (int32_t j = 0; j < c->n_inputs + c->n_outputs; j++) {
-            const tml_tensor_t *tp = c->io[j];   // outputs follow inputs
-            tml_plan_rec_t *r = tp ? tml_rec_of(recs, tp) : NULL;
-            if (r != NULL) {
-                if (r->first == TML_NONE) {
-                    r->first = (uint16_t)i;
-                }
-                r->last = (uint16_t)i;
-            }
+            tml_touch(recs, c->io[j], (uint16_t)i, (uint16_t)i);   // outputs follow inputs
         }
     }
     for (uint32_t i = 0; i < it->n_outputs; i++) {
-        tml_plan_rec_t *r = tml_rec_of(recs, &it->tensors[it->outputs[i]]);
-        if (r != NULL) {
-            if (r->first == TML_NONE) {
-                r->first = 0;
-            }
-            r->last = end;
-        }
+        tml_touch(recs, &it->tensors[it->outputs[i]], 0, end);
     }
     // RESHAPE moves no data: its output can live in its input's memory when
     // the input is not needed after it.
     for (uint32_t i = 0; i < it->n_ops; i++) {
         const tml_node_t *c = &it->nodes[i];
-        if (tml_op_registry[c->reg].builtin_code != TML_OP_RESHAPE || c->n_inputs < 1 || c->n_outputs != 1
-            || c->io[0] == NULL) {
+        if (tml_op_registry[c->reg].builtin_code != TML_OP_RESHAPE || c->n_inputs < 1 || c->n_outputs != 1) {
             continue;
         }
         tml_plan_rec_t *rin = tml_rec_of(recs, c->io[0]);
@@ -869,9 +885,10 @@ static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
         if (rin == NULL || rout == NULL) {
             continue;
         }
-        uint16_t root_i = rin->alias != TML_NONE ? rin->alias : (uint16_t)(rin - recs);
-        tml_plan_rec_t *root = &recs[root_i];
-        if (root->size != rout->size || it->tensors[root->tensor].bytes != out->bytes
+        uint16_t root_i = rin->alias != TML_NONE ? rin->alias : (uint16_t)(recs - rin);
+        tml_plan_rec_t *root = tml_rec(recs, root_i);
+        // (Equal bytes give equal record sizes, 16-byte rounded.)
+        if (it->tensors[root->tensor].bytes != out->bytes
             || root->last != i || rout->first != i || rout->alias != TML_NONE
             || tml_is_graph_io(it->inputs, it->n_inputs, root->tensor)
             || tml_is_graph_io(it->outputs, it->n_outputs, root->tensor)
@@ -883,26 +900,24 @@ static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
     }
 
     // Every offset is below the sum of all sizes: keep that inside 31 bits.
+    // Placement order: largest first, equal sizes in record order (each
+    // record is inserted into the sorted list as it is found: stable).
     uint64_t sum = 0;
     uint32_t n_place = 0;
     for (uint32_t r = 0; r < n_rec; r++) {
-        if (recs[r].first != TML_NONE && recs[r].alias == TML_NONE) {
-            sum += recs[r].size;
-            order[n_place++] = (uint16_t)r;
+        const tml_plan_rec_t *rec = tml_rec(recs, r);
+        if (rec->first != TML_NONE && rec->alias == TML_NONE) {
+            sum += rec->size;
+            uint32_t j = n_place++;
+            while (j > 0 && tml_rec(recs, order[j - 1])->size < rec->size) {
+                order[j] = order[j - 1];
+                j--;
+            }
+            order[j] = (uint16_t)r;
         }
     }
     if (sum > 0x7fffffffu) {
         return TML_FAIL(err, TML_ERR_LIMIT, "tensors need more than 2 GB");
-    }
-    // Largest first; equal sizes in record order (insertion sort: stable).
-    for (uint32_t a = 1; a < n_place; a++) {
-        uint16_t v = order[a];
-        uint32_t j = a;
-        while (j > 0 && recs[order[j - 1]].size < recs[v].size) {
-            order[j] = order[j - 1];
-            j--;
-        }
-        order[j] = v;
     }
     uint32_t first_fit = tml_place(recs, order, n_place, placed, 0);
     uint32_t best_fit = tml_place(recs, order, n_place, placed, 1);
@@ -911,32 +926,34 @@ static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
         it->plan_size = tml_place(recs, order, n_place, placed, 0);
     }
 
+    // base and temp_peak are at most arena_size (< 2^31), plan_size < 2^31:
+    // the sum fits in 32 bits.
     uint32_t base = tml_align_up(it->persistent, TML_ALIGN);
-    uint64_t need = (uint64_t)base + (it->plan_size > it->temp_peak ? it->plan_size : it->temp_peak);
+    uint32_t need = base + (it->plan_size > it->temp_peak ? it->plan_size : it->temp_peak);
     if (need > it->arena_size) {
-        err->needed = need > 0xFFFFFFF0u ? 0xFFFFFFF0u : (uint32_t)need;
+        err->needed = need;
         err->needed_exact = 1;
         return TML_FAIL(err, TML_ERR_ARENA_SMALL, "arena too small: needs %u bytes (has %u)",
             (unsigned)err->needed, (unsigned)it->arena_size);
     }
-    it->arena_used = (uint32_t)need;
+    it->arena_used = need;
 
     // Hand out the memory; the records are read before the planned region
     // (which may overlap them) is cleared.
     for (uint32_t r = 0; r < ns; r++) {
-        it->scratch[r].offset = base + recs[r].offset;
-        it->scratch[r].op = recs[r].first;
+        const tml_plan_rec_t *rec = tml_rec(recs, r);
+        it->scratch[r].offset = base + rec->offset;
+        it->scratch[r].op = rec->first;
     }
+    // An aliased record shares the offset of its root (a record that is
+    // used and placed itself); an unused tensor gets no memory.
     for (uint32_t r = ns; r < n_rec; r++) {
-        const tml_plan_rec_t *rec = &recs[r];
-        it->tensors[rec->tensor].data = (rec->first == TML_NONE || rec->alias != TML_NONE)
-            ? NULL : it->arena + base + rec->offset;
-    }
-    for (uint32_t r = ns; r < n_rec; r++) {
-        const tml_plan_rec_t *rec = &recs[r];
-        if (rec->first != TML_NONE && rec->alias != TML_NONE) {
-            it->tensors[rec->tensor].data = it->tensors[recs[rec->alias].tensor].data;
+        const tml_plan_rec_t *rec = tml_rec(recs, r);
+        uint8_t *p = NULL;
+        if (rec->first != TML_NONE) {
+            p = it->arena + base + tml_rec(recs, rec->alias != TML_NONE ? rec->alias : r)->offset;
         }
+        it->tensors[rec->tensor].data = p;
     }
     it->temp = 0;
     memset(it->arena + base, 0, it->plan_size);
@@ -946,13 +963,8 @@ static tml_status_t tml_plan(tml_interp_t *it, tml_error_t *err) {
 // ---------------------------------------------------------------------------
 // Public API.
 
-tml_status_t tml_interp_init(tml_interp_t *it, const uint8_t *model, size_t model_size,
+static tml_status_t tml_init(tml_interp_t *it, const uint8_t *model, size_t model_size,
     void *arena, size_t arena_size, tml_error_t *err) {
-    tml_error_t local;
-    if (err == NULL) {
-        err = &local;
-    }
-    memset(err, 0, sizeof(*err));
     if (it == NULL) {
         return TML_FAIL(err, TML_ERR_ARG, "no interpreter");
     }
@@ -977,7 +989,6 @@ tml_status_t tml_interp_init(tml_interp_t *it, const uint8_t *model, size_t mode
     it->arena = (uint8_t *)arena + skip;
     it->arena_size = (uint32_t)usable & ~(TML_ALIGN - 1);
     it->phase = PHASE_LOAD;
-    it->current_op = -1;
     it->ctx.options.model = model;
     it->ctx.options.model_size = (uint32_t)model_size;
     it->ctx.alloc_persistent = tml_svc_alloc_persistent;
@@ -992,18 +1003,33 @@ tml_status_t tml_interp_init(tml_interp_t *it, const uint8_t *model, size_t mode
     if (st == TML_OK) {
         st = tml_plan(it, err);
     }
-    if (st == TML_ERR_ARENA_SMALL && err->msg[0] == 0) {
-        st = tml_fail_arena(it, err);
-    }
     it->current_op = -1;
-    if (st != TML_OK) {
-        it->phase = PHASE_NONE;
-        err->status = st;
-        return st;
+    it->phase = st == TML_OK ? PHASE_READY : PHASE_NONE;
+    // An allocation failed before the plan was complete: report the lower
+    // bound (the plan's own failure sets the exact size and needed_exact).
+    if (st == TML_ERR_ARENA_SMALL && !err->needed_exact && err->msg[0] == 0) {
+        err->needed = it->alloc_needed;
+        st = TML_FAIL(err, TML_ERR_ARENA_SMALL, "arena too small: needs at least %u bytes (has %u)",
+            (unsigned)it->alloc_needed, (unsigned)it->arena_size);
     }
-    it->phase = PHASE_READY;
-    err->status = TML_OK;
-    return TML_OK;
+    return st;
+}
+
+tml_status_t tml_interp_init(tml_interp_t *it, const uint8_t *model, size_t model_size,
+    void *arena, size_t arena_size, tml_error_t *err) {
+    tml_error_t local;
+    if (err == NULL) {
+        err = &local;
+    }
+    memset(err, 0, sizeof(*err));
+    tml_status_t st = tml_init(it, model, model_size, arena, arena_size, err);
+#if !TML_ERROR_TEXT
+    if (st != TML_OK && err->msg[0] == 0) {
+        return tml_fail_status(err, st);
+    }
+#endif
+    err->status = st;
+    return st;
 }
 
 tml_status_t tml_interp_invoke(tml_interp_t *it, tml_error_t *err) {
@@ -1014,7 +1040,11 @@ tml_status_t tml_interp_invoke(tml_interp_t *it, tml_error_t *err) {
     err->status = TML_OK;
     err->msg[0] = 0;
     if (it == NULL || it->phase != PHASE_READY) {
-        return TML_FAIL(err, TML_ERR_STATE, "interpreter not initialised");
+#if TML_ERROR_TEXT
+        return tml_fail(err, TML_ERR_STATE, "interpreter not initialised");
+#else
+        return tml_fail_status(err, TML_ERR_STATE);
+#endif
     }
     for (uint32_t i = 0; i < it->n_ops; i++) {
         if (it->profile != NULL) {
@@ -1028,8 +1058,12 @@ tml_status_t tml_interp_invoke(tml_interp_t *it, tml_error_t *err) {
         }
         if (st != TML_OK) {
             it->current_op = -1;
-            return TML_FAIL(err, st, "op %u (%s) failed: %s", i, reg->name,
+#if TML_ERROR_TEXT
+            return tml_fail(err, st, "op %u (%s) failed: %s", i, reg->name,
                 ctx->error_detail ? ctx->error_detail : tml_error_str(st));
+#else
+            return tml_fail_status(err, st);
+#endif
         }
     }
     it->current_op = -1;
@@ -1044,18 +1078,20 @@ uint32_t tml_interp_output_count(const tml_interp_t *it) {
     return it->phase == PHASE_READY ? it->n_outputs : 0;
 }
 
-tml_tensor_t *tml_interp_input(const tml_interp_t *it, uint32_t i) {
-    if (it->phase != PHASE_READY || i >= it->n_inputs) {
+// Tensor of entry i of a graph input or output list.
+TML_NOINLINE static tml_tensor_t *tml_graph_io(const tml_interp_t *it, const int32_t *list, uint32_t n, uint32_t i) {
+    if (it->phase != PHASE_READY || i >= n) {
         return NULL;
     }
-    return &it->tensors[it->inputs[i]];
+    return &it->tensors[list[i]];
+}
+
+tml_tensor_t *tml_interp_input(const tml_interp_t *it, uint32_t i) {
+    return tml_graph_io(it, it->inputs, it->n_inputs, i);
 }
 
 tml_tensor_t *tml_interp_output(const tml_interp_t *it, uint32_t i) {
-    if (it->phase != PHASE_READY || i >= it->n_outputs) {
-        return NULL;
-    }
-    return &it->tensors[it->outputs[i]];
+    return tml_graph_io(it, it->outputs, it->n_outputs, i);
 }
 
 tml_tensor_t *tml_interp_tensor(const tml_interp_t *it, uint32_t index) {

@@ -38,35 +38,31 @@ int32_t tml_tensor_zero_point(const tml_tensor_t *t, uint32_t c) {
 }
 
 // Position of a scalar option field, 0 when absent or unreadable.
-static uint32_t tml_opt_pos(const tml_options_t *o, unsigned field, uint32_t width) {
+static uint32_t tml_opt_pos(const tml_options_t *o, unsigned field, unsigned kind) {
     if (o == NULL || o->table == 0 || o->model == NULL) {
         return 0;
     }
-    tml_fb_t fb = { o->model, o->model_size };
-    uint32_t pos;
-    if (tml_fb_field(&fb, o->table, field, width, &pos) != 0) {
-        return 0;
-    }
-    return pos;
+    tml_fb_t fb = { o->model, o->model_size, 0, 0 };
+    return tml_fb_get(&fb, o->table, TML_FB_SPEC(field, kind));
 }
 
 int32_t tml_opt_i32(const tml_options_t *o, unsigned field, int32_t dflt) {
-    uint32_t pos = tml_opt_pos(o, field, 4);
+    uint32_t pos = tml_opt_pos(o, field, TML_FB_S4);
     return pos ? tml_fb_i32(o->model + pos) : dflt;
 }
 
 int32_t tml_opt_i8(const tml_options_t *o, unsigned field, int32_t dflt) {
-    uint32_t pos = tml_opt_pos(o, field, 1);
+    uint32_t pos = tml_opt_pos(o, field, TML_FB_S1);
     return pos ? (int32_t)(int8_t)o->model[pos] : dflt;
 }
 
 int32_t tml_opt_u8(const tml_options_t *o, unsigned field, int32_t dflt) {
-    uint32_t pos = tml_opt_pos(o, field, 1);
+    uint32_t pos = tml_opt_pos(o, field, TML_FB_S1);
     return pos ? (int32_t)o->model[pos] : dflt;
 }
 
 float tml_opt_float(const tml_options_t *o, unsigned field, float dflt) {
-    uint32_t pos = tml_opt_pos(o, field, 4);
+    uint32_t pos = tml_opt_pos(o, field, TML_FB_S4);
     return pos ? tml_fb_f32(o->model + pos) : dflt;
 }
 
@@ -76,14 +72,14 @@ tml_status_t tml_opt_int_vector(const tml_options_t *o, unsigned field, const ui
     if (o == NULL || o->table == 0 || o->model == NULL) {
         return TML_OK;
     }
-    tml_fb_t fb = { o->model, o->model_size };
-    uint32_t elems, n;
-    if (tml_fb_vector(&fb, o->table, field, 4, &elems, &n) != 0) {
+    tml_fb_t fb = { o->model, o->model_size, 0, 0 };
+    uint32_t elems = tml_fb_get(&fb, o->table, TML_FB_SPEC(field, TML_FB_V4));
+    if (fb.bad) {
         return TML_ERR_MODEL;
     }
     if (elems != 0) {
         *elems_le = o->model + elems;
-        *count = n;
+        *count = fb.n;
     }
     return TML_OK;
 }

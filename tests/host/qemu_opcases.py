@@ -38,6 +38,8 @@ class LayerCase:
     activation: str = "NONE"
     per_channel: bool = True
     in_range: tuple[float, float] = (-1.5, 2.5)
+    dilation: int = 1
+    groups: int = 1  # CONV_2D: filters see in_channels / groups
 
     @property
     def params(self) -> dict:
@@ -85,18 +87,20 @@ def _layer_fn(tf, case: LayerCase, rng: np.random.Generator):
     cin = case.in_shape[-1]
     s = case.stride
     if case.op == "CONV_2D":
-        w = rng.normal(0, 0.3, (*case.kernel, cin, case.out_ch)).astype(np.float32)
+        w = rng.normal(0, 0.3, (*case.kernel, cin // case.groups, case.out_ch)).astype(np.float32)
         w *= rng.uniform(0.2, 2.0, case.out_ch).astype(np.float32)  # uneven per-channel scales
         b = rng.normal(0, 0.5, case.out_ch).astype(np.float32)
         W, B = tf.constant(w), tf.constant(b)
-        return lambda x: act(tf.nn.bias_add(tf.nn.conv2d(x, W, [1, s, s, 1], case.padding), B))
+        dil = [1, case.dilation, case.dilation, 1]
+        return lambda x: act(tf.nn.bias_add(tf.nn.conv2d(x, W, [1, s, s, 1], case.padding, dilations=dil), B))
     if case.op == "DEPTHWISE_CONV_2D":
         dm = case.depth_multiplier
         w = rng.normal(0, 0.3, (*case.kernel, cin, dm)).astype(np.float32)
         w *= rng.uniform(0.2, 2.0, (cin, dm)).astype(np.float32)
         b = rng.normal(0, 0.5, cin * dm).astype(np.float32)
         W, B = tf.constant(w), tf.constant(b)
-        return lambda x: act(tf.nn.bias_add(tf.nn.depthwise_conv2d(x, W, [1, s, s, 1], case.padding), B))
+        dil = [case.dilation, case.dilation]
+        return lambda x: act(tf.nn.bias_add(tf.nn.depthwise_conv2d(x, W, [1, s, s, 1], case.padding, dilations=dil), B))
     if case.op == "FULLY_CONNECTED":
         w = rng.normal(0, 0.3, (cin, case.out_ch)).astype(np.float32)
         w *= rng.uniform(0.2, 2.0, case.out_ch).astype(np.float32)

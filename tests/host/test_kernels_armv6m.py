@@ -7,8 +7,10 @@
 - Single-op models shaped for the paths' chunking and remainder code (more
   than 32 output channels, channel counts that are not multiples of four,
   odd depths, kernels of 5 rows, depth multipliers on one input channel,
-  border pixels, batches) run on the qemu-m0 firmware in one boot; every
-  output byte must equal TFLM's.
+  border pixels, batches), and for the general paths (groups, dilations,
+  depth multipliers, any kernel, weights with a zero point: on this core the
+  fast paths compute every shape), run on the qemu-m0 firmware in one boot;
+  every output byte must equal TFLM's.
 """
 
 from __future__ import annotations
@@ -112,7 +114,42 @@ M0_CASES = (
     oc.LayerCase("m0_fc_1x9_per_tensor", "FULLY_CONNECTED", (1, 1), out_ch=9, per_channel=False),
     oc.LayerCase("m0_fc_35x36_per_tensor", "FULLY_CONNECTED", (3, 35), out_ch=36, per_channel=False,
                  activation="RELU6"),
+    # The general paths (every shape is computed by the fast path on this
+    # core; the portable loops are not in its firmware): groups, dilations,
+    # depth multipliers on several input channels, kernels other than three
+    # wide, channel counts that are not multiples of four.
+    oc.LayerCase("m0_conv3x3_groups3", "CONV_2D", (1, 7, 6, 6), (3, 3), 9, groups=3, activation="RELU"),
+    oc.LayerCase("m0_conv1x1_groups2_80", "CONV_2D", (1, 3, 4, 8), (1, 1), 80, groups=2),
+    oc.LayerCase("m0_conv3x3_dil2", "CONV_2D", (1, 9, 8, 5), (3, 3), 7, dilation=2),
+    oc.LayerCase("m0_dw3x3_dil2_12", "DEPTHWISE_CONV_2D", (1, 8, 7, 12), (3, 3), dilation=2),
+    oc.LayerCase("m0_dw5x5_dm2_3", "DEPTHWISE_CONV_2D", (1, 7, 6, 3), (5, 5), depth_multiplier=2,
+                 activation="RELU6"),
+    oc.LayerCase("m0_dw3x3_s2_dm3_5", "DEPTHWISE_CONV_2D", (2, 7, 8, 5), (3, 3), depth_multiplier=3, stride=2),
+    oc.LayerCase("m0_dw2x2_dm3_one_channel", "DEPTHWISE_CONV_2D", (1, 6, 5, 1), (2, 2), depth_multiplier=3),
+    oc.LayerCase("m0_dw3x3_dil2_one_channel_dm8", "DEPTHWISE_CONV_2D", (1, 9, 7, 1), (3, 3), depth_multiplier=8,
+                 dilation=2),
+    oc.LayerCase("m0_dw3x3_19", "DEPTHWISE_CONV_2D", (1, 5, 6, 19), (3, 3), per_channel=False),
+    oc.LayerCase("m0_dw1x7_40", "DEPTHWISE_CONV_2D", (1, 4, 9, 40), (1, 7), activation="RELU"),
 )
+# Dense layers whose weights get a zero point after conversion (converters
+# write symmetric weights; the schema and TFLM allow any).
+M0_FILTER_ZP_CASES = (
+    (oc.LayerCase("m0_fc_37x9_filter_zp3", "FULLY_CONNECTED", (2, 37), out_ch=9, per_channel=False), 3),
+    (oc.LayerCase("m0_fc_300x40_filter_zp-7", "FULLY_CONNECTED", (1, 300), out_ch=40, per_channel=False), -7),
+)
+
+
+def _with_filter_zero_point(tflite: bytes, zp: int) -> bytes:
+    import flatbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite, 0))
+    sub = model.subgraphs[0]
+    op = next(o for o in sub.operators if len(o.inputs) >= 3)
+    sub.tensors[op.inputs[1]].quantization.zeroPoint = [zp]
+    builder = flatbuffers.Builder(len(tflite) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +164,11 @@ def m0_cases() -> list[oc.PackedCase]:
         sets = [[rng.integers(-128, 128, tuple(int(s) for s in d["shape"]), dtype=np.int8)
                  for d in oc._input_details(tflite)] for _ in range(oc.INPUT_SETS)]
         packed.append(oc.pack(lc.name, lc.op, lc.params, tflite, sets))
+    for i, (lc, zp) in enumerate(M0_FILTER_ZP_CASES):
+        tflite = _with_filter_zero_point(oc.build_layer_case(tf, lc, 3500 + i), zp)
+        rng = np.random.default_rng(4500 + i)
+        sets = [[rng.integers(-128, 128, lc.in_shape, dtype=np.int8)] for _ in range(oc.INPUT_SETS)]
+        packed.append(oc.pack(lc.name, lc.op, {**lc.params, "filter_zero_point": zp}, tflite, sets))
     # A copy of the first case with one expected byte changed: the device
     # comparison must report it.
     exp = bytearray(packed[0].expected)

@@ -55,9 +55,11 @@ def test_bench_runtime_reports_every_model(root, testdata):
     assert any(name.startswith("__aeabi_f") for name in sizes["armv6m"]["soft_float"])
     assert sizes["armv6m-int8"]["soft_float"] == [] and sizes["armv6m-min"]["soft_float"] == []
     assert not any(name.startswith("__aeabi_d") for name in sizes["armv6m"]["soft_float"])
-    # The target: runtime + KWS kernels within 16 KB on armv6m.
-    assert sizes["armv6m-min"]["runtime_text"] <= 16 * 1024, (
-        f"runtime + KWS kernels (int8 only, short errors, portable kernels) take {sizes['armv6m-min']['runtime_text']} B "
+    # The flash target: runtime + KWS kernels within 16 KB on armv6m, with
+    # the Cortex-M0 fast paths (int8 only, short errors); the portable
+    # kernels alone are smaller still.
+    assert sizes["armv6m-int8-short"]["runtime_text"] <= 16 * 1024, (
+        f"runtime + KWS kernels (int8 only, short errors) take {sizes['armv6m-int8-short']['runtime_text']} B "
         "on armv6m: over the 16 KB flash target")
 
 

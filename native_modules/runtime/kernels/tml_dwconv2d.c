@@ -11,6 +11,7 @@
 #include "tml_quant.h"
 #include "tml_fast.h"
 #include "tml_window.h"
+#include "tml_kprep.h"
 
 // Scratch of the int8 loop: the window's tap pointers, the folded bias per
 // output channel, a row of the input zero point (tml_window.h). With one
@@ -20,69 +21,23 @@ static size_t dwconv_tp_bytes(int32_t cin, int32_t taps) {
 }
 
 tml_status_t tml_dwconv2d_prepare(tml_op_ctx_t *ctx) {
-    TML_KCHECK(ctx->n_inputs >= 2 && ctx->n_outputs == 1, TML_ERR_MODEL, "DEPTHWISE_CONV_2D: expects 2 or 3 inputs and 1 output");
-    const tml_tensor_t *in = ctx->inputs[0];
-    const tml_tensor_t *filter = ctx->inputs[1];
-    const tml_tensor_t *bias = tml_kin(ctx, 2);
-    const tml_tensor_t *out = ctx->outputs[0];
-    TML_KCHECK(in && filter, TML_ERR_MODEL, "DEPTHWISE_CONV_2D: missing input or filter");
-    TML_KCHECK(in->ndim == 4 && filter->ndim == 4 && out->ndim == 4, TML_ERR_SHAPE, "DEPTHWISE_CONV_2D: tensors must be 4-D");
-    const int32_t cin = in->dims[3], fh = filter->dims[1], fw = filter->dims[2], cout = filter->dims[3];
-    TML_KCHECK(filter->dims[0] == 1 && cin > 0 && cout % cin == 0 && cout > 0, TML_ERR_SHAPE,
-        "DEPTHWISE_CONV_2D: filter channels must be a multiple of input channels");
-    TML_KCHECK(out->dims[0] == in->dims[0] && out->dims[3] == cout, TML_ERR_SHAPE, "DEPTHWISE_CONV_2D: output shape mismatch");
-    TML_KCHECK(!bias || tml_tensor_count(bias) == cout, TML_ERR_SHAPE, "DEPTHWISE_CONV_2D: bias size differs from output channels");
-
-    const int is_float = tml_is_f32(in);
-    tml_dwconv_data_t *d = tml_kalloc_requant(ctx, sizeof(tml_dwconv_data_t), is_float ? 0 : cout);
-    TML_KCHECK(d, TML_ERR_ARENA_SMALL, "DEPTHWISE_CONV_2D: arena full");
-    int8_t *shift = (int8_t *)(d->mult + cout);
-    const tml_options_t *o = &ctx->options;
-    int padding = tml_opt_i8(o, 0, TML_PAD_SAME);
-    d->stride_w = tml_opt_i32(o, 1, 1);
-    d->stride_h = tml_opt_i32(o, 2, 1);
-    int act = tml_opt_i8(o, 4, TML_ACT_NONE);
-    d->dil_w = tml_opt_i32(o, 5, 1);
-    d->dil_h = tml_opt_i32(o, 6, 1);
+    tml_kprep_t p;
+    const tml_status_t st = tml_kprep_weights(ctx, TML_KPREP_DWCONV2D, sizeof(tml_dwconv_data_t), &p);
+    if (st != TML_OK) {
+        return st;
+    }
+    tml_dwconv_data_t *d = p.d;
+    const int32_t cin = p.in->dims[3], cout = p.cout, fh = p.filter->dims[1], fw = p.filter->dims[2];
     // The multiplier follows from the shapes; the option may be stale.
     d->depth_mult = cout / cin;
-    TML_KCHECK(d->stride_w > 0 && d->stride_h > 0 && d->dil_w > 0 && d->dil_h > 0, TML_ERR_MODEL,
-        "DEPTHWISE_CONV_2D: strides and dilations must be positive");
-    TML_KCHECK(padding == TML_PAD_SAME || padding == TML_PAD_VALID, TML_ERR_MODEL, "DEPTHWISE_CONV_2D: unknown padding");
-    const int32_t ih = in->dims[1], iw = in->dims[2];
-    int32_t oh = tml_conv_out_size(padding, ih, fh, d->stride_h, d->dil_h);
-    int32_t ow = tml_conv_out_size(padding, iw, fw, d->stride_w, d->dil_w);
-    TML_KCHECK(oh == out->dims[1] && ow == out->dims[2], TML_ERR_SHAPE,
-        "DEPTHWISE_CONV_2D: output size does not match padding and strides");
-    d->pad_h = tml_conv_pad(d->stride_h, d->dil_h, ih, fh, oh);
-    d->pad_w = tml_conv_pad(d->stride_w, d->dil_w, iw, fw, ow);
-
-    if (tml_is_f32(in)) {
-        TML_KCHECK(filter->type == TML_TYPE_FLOAT32 && out->type == TML_TYPE_FLOAT32
-            && (!bias || bias->type == TML_TYPE_FLOAT32), TML_ERR_UNSUPPORTED_TYPE,
-            "DEPTHWISE_CONV_2D: float input needs float filter, bias and output");
-        TML_KCHECK(tml_activation_range_f32(act, &d->fact_min, &d->fact_max) == TML_OK, TML_ERR_CONFIG,
-            "DEPTHWISE_CONV_2D: unsupported fused activation");
-        ctx->user_data = d;
+    if (tml_is_f32(p.in)) {
         return TML_OK;
     }
-    TML_KCHECK(in->type == TML_TYPE_INT8 && filter->type == TML_TYPE_INT8 && out->type == TML_TYPE_INT8,
-        TML_ERR_UNSUPPORTED_TYPE, "DEPTHWISE_CONV_2D: only int8 and float32 are supported");
-    TML_KCHECK(!bias || bias->type == TML_TYPE_INT32, TML_ERR_UNSUPPORTED_TYPE, "DEPTHWISE_CONV_2D: int8 needs an int32 bias");
-    TML_KCHECK(tml_q8_ok(in) && tml_q8_ok(out) && filter->n_quant >= 1, TML_ERR_QUANT,
-        "DEPTHWISE_CONV_2D: missing or invalid quantization");
-    TML_KCHECK(filter->n_quant == 1 || ((int32_t)filter->n_quant == cout && filter->quant_dim == 3), TML_ERR_QUANT,
-        "DEPTHWISE_CONV_2D: per-channel filter quantization must be along the output channels");
-    TML_KCHECK(tml_activation_range_s8(act, out->scale, out->zero_point, &d->act_min, &d->act_max) == TML_OK,
-        TML_ERR_CONFIG, "DEPTHWISE_CONV_2D: unsupported fused activation");
-    d->input_offset = -in->zero_point;
-    d->output_offset = out->zero_point;
-    d->scratch = ctx->request_scratch(ctx, dwconv_tp_bytes(cin, fh * fw) + TML_KSCRATCH_CHANNEL_BYTES * (size_t)cout + (size_t)cin
-        + (cin == 1 ? (size_t)fh * fw : 0));
+    // A complete fast path (tml_fast.h) keeps only the folded bias here.
+    d->scratch = ctx->request_scratch(ctx, TML_KSCRATCH_CHANNEL_BYTES * (size_t)cout
+        + (TML_FAST_COMPLETE ? 0 : dwconv_tp_bytes(cin, fh * fw) + (size_t)cin + (cin == 1 ? (size_t)fh * fw : 0)));
     TML_KCHECK(d->scratch >= 0, TML_ERR_ARENA_SMALL, "DEPTHWISE_CONV_2D: arena full");
-    tml_channel_multipliers(in, filter, out, cout, d->mult, shift);
     TML_FAST_PREPARE(dwconv2d, "DEPTHWISE_CONV_2D");
-    ctx->user_data = d;
     return TML_OK;
 }
 

@@ -5,6 +5,11 @@
 // output (byte-identical to the portable code), 0 to let the portable loop
 // run (unsupported shape, dilation, groups...).
 //
+// A fast path that takes every int8 shape defines TML_FAST_COMPLETE: the
+// kernels then return straight after it, so the portable int8 loops (and
+// the helpers only they call) are left out of the link. Cortex-M0 does
+// this: its flash is the scarcest.
+//
 // One implementation is compiled per target, chosen here from the compiler's
 // architecture macros; each lives in kernels/tml_fast_<arch>.c and guards its whole body
 // with the same condition, so every file builds everywhere. Defining
@@ -22,6 +27,7 @@
 #define TML_FAST_ARCH "generic"
 #elif defined(__ARM_ARCH_6M__)
 #define TML_FAST_ARMV6M 1
+#define TML_FAST_COMPLETE 1
 #define TML_FAST_ARCH "armv6m"
 #elif defined(__ARM_ARCH_7EM__) && defined(__ARM_FEATURE_DSP)
 #define TML_FAST_ARMV7EM 1
@@ -50,6 +56,9 @@ int tml_fast_fc(tml_op_ctx_t *ctx, const tml_fc_data_t *d, void *scratch);
 #else
 #define TML_FAST_ENABLED 0
 #endif
+#ifndef TML_FAST_COMPLETE
+#define TML_FAST_COMPLETE 0
+#endif
 
 // Requests the fast path's scratch in prepare: stores the index (or -1) in
 // *slot; fails the op when the arena is full.
@@ -65,7 +74,14 @@ int tml_fast_fc(tml_op_ctx_t *ctx, const tml_fc_data_t *d, void *scratch);
         } \
     } while (0)
 
-#if TML_FAST_ENABLED
+#if TML_FAST_COMPLETE
+#define TML_FAST_SCRATCH_CALL(kind) tml_fast_##kind##_scratch(ctx, d)
+// The portable loop after this is dead code: the compiler drops it. The
+// fast path only declines when its scratch is missing, a state error.
+#define TML_FAST_EVAL(kind) \
+    return tml_fast_##kind(ctx, d, d->fast_scratch >= 0 ? ctx->get_scratch(ctx, d->fast_scratch) : NULL) \
+        ? TML_OK : TML_ERR_STATE
+#elif TML_FAST_ENABLED
 #define TML_FAST_SCRATCH_CALL(kind) tml_fast_##kind##_scratch(ctx, d)
 #define TML_FAST_EVAL(kind) \
     do { \

@@ -8,11 +8,14 @@
 // Each loaded activation feeds four output channels, so a multiply-
 // accumulate costs about 3.5 instructions instead of 5-6 for compiled C.
 //
-// Paths: CONV_2D (ungrouped; 1x1 reads the input in place, other kernels a
-// per-pixel patch) and FULLY_CONNECTED (symmetric weights) share the
-// four-channel dot-product kernel; DEPTHWISE_CONV_2D has one kernel for
-// depth multiplier 1 with three-wide kernel rows and one for a one-channel
-// input with a depth multiplier. Other shapes use the portable code.
+// The paths take every int8 shape (TML_FAST_COMPLETE: the portable int8
+// loops are not linked on this core). CONV_2D (1x1 over all channels reads
+// the input in place, other windows and groups a per-pixel patch) and
+// FULLY_CONNECTED share the four-channel dot-product kernel.
+// DEPTHWISE_CONV_2D has one kernel for depth multiplier 1 with three-wide
+// kernel rows read in place, one for a one-channel input with a depth
+// multiplier, and a general one over a per-pixel patch of the window (any
+// kernel, dilation or depth multiplier; border pixels of the first path).
 // Output channels go in chunks whose accumulators and requantization
 // constants sit in 16-byte records, requantized by one assembly loop.
 //
@@ -37,7 +40,6 @@
 
 #include "tml_kernels.h"
 #include "tml_quant.h"
-#include "tml_mac.h"
 #include "tml_window.h"
 #include "tml_fast_armv6m_requant.h"
 
@@ -333,6 +335,42 @@ __attribute__((naked, noinline)) static void m0_dw3_blocks(m0_args_t *a) {
         );
 }
 
+// Depthwise over a patch: out[c].acc = bias[c] + sum over n taps of
+// x[t * xstep + c] * w[t * wstep + c], for 4 * nblk channels.
+__attribute__((naked, noinline)) static void m0_taps_blocks(m0_args_t *a) {
+    (void)a;
+    __asm__ volatile (
+        M0_PROLOGUE
+        M0_INDEX_REGS
+        "ldr r6, [r0, #24]\n"
+        "mov r12, r6\n"             // weight step
+        "ldr r6, [r0, #32]\n"
+        "mov lr, r6\n"              // x step
+        "1:\n"
+        M0_LOAD_BIAS
+        "ldr r7, [sp, #0]\n"
+        "ldr r0, [r7, #0]\n"
+        "adds r6, r0, #4\n"
+        "str r6, [r7, #0]\n"
+        "ldr r1, [r7, #4]\n"
+        "adds r6, r1, #4\n"
+        "str r6, [r7, #4]\n"
+        "ldr r6, [r7, #16]\n"
+        "str r6, [sp, #4]\n"        // taps left
+        "2:\n"
+        M0_MUL4_OWN
+        "add r0, lr\n"
+        "add r1, r12\n"
+        "ldr r6, [sp, #4]\n"
+        "subs r6, #1\n"
+        "str r6, [sp, #4]\n"
+        "bne 2b\n"
+        M0_STORE_ACC
+        "bne 1b\n"
+        M0_EPILOGUE
+        );
+}
+
 // Requantizes out[0..n) into y[0..n): out[i].acc times out[i].mult with the
 // rounding of tml_m0_requant() (out[i].round = 2^14 + 2^(14+e), out[i].sh =
 // e - 1), plus the output offset, clamped to the activation range.
@@ -524,11 +562,16 @@ static int32_t m0_sum_s8(const int8_t *w, int32_t n) {
     return (int32_t)sum;
 }
 
+// The op's int32 bias, or NULL.
+static const int32_t *m0_bias(const tml_op_ctx_t *ctx) {
+    const tml_tensor_t *b = tml_kin(ctx, 2);
+    return b ? (const int32_t *)b->data : NULL;
+}
+
 // bf[c] = bias[c] + in_off * sum of channel c's n weights: rows of n, or
 // (strided) n taps cout apart.
-static void m0_fold_bias(int32_t *bf, const tml_tensor_t *bias_t, const int8_t *w, int32_t cout, int32_t n,
+static void m0_fold_bias(int32_t *bf, const int32_t *bias, const int8_t *w, int32_t cout, int32_t n,
     int32_t in_off, int strided) {
-    const int32_t *bias = bias_t ? (const int32_t *)bias_t->data : NULL;
     for (int32_t c = 0; c < cout; c++) {
         uint32_t sum = 0;
         if (strided) {
@@ -543,6 +586,16 @@ static void m0_fold_bias(int32_t *bf, const tml_tensor_t *bias_t, const int8_t *
 }
 
 
+// init + sum over k < n of x[k * xs] * w[k * ws], modulo 2^32: the
+// channels the four-channel kernels leave over.
+static uint32_t m0_dot_strided(int32_t init, const int8_t *x, int32_t xs, const int8_t *w, int32_t ws, int32_t n) {
+    uint32_t s = (uint32_t)init;
+    for (int32_t k = 0; k < n; k++) {
+        s += (uint32_t)((int32_t)x[k * xs] * (int32_t)w[k * ws]);
+    }
+    return s;
+}
+
 // Output channels of one pixel c0..c0+nc: x[0..n) against weight rows of n.
 static void m0_dot_rows(m0_out_t *out, const int8_t *x, const int8_t *w, const int32_t *bf, int32_t n, int32_t nc) {
     const int32_t n4 = nc & ~3;
@@ -550,12 +603,23 @@ static void m0_dot_rows(m0_out_t *out, const int8_t *x, const int8_t *w, const i
         m0_args_t a = {x, w, bf, out, n, n4 / 4, 0, 0, 0, 0};
         m0_conv_blocks(&a);
     }
+    // The last one to three channels (odd channel counts only).
     for (int32_t c = n4; c < nc; c++) {
-        out[c].acc = tml_wrap_add(bf[c], tml_mac_dot(x, w + (size_t)c * n, n));
+        out[c].acc = (int32_t)m0_dot_strided(bf[c], x, 1, w + (size_t)c * n, 1, n);
     }
 }
 
+// Word copies and fills where both ends are aligned and the length is a
+// multiple of 4 (the depthwise patches of 4k channels), bytes otherwise.
 static void m0_copy(int8_t *dst, const int8_t *src, int32_t n) {
+    if ((((uintptr_t)dst | (uintptr_t)src | (uint32_t)n) & 3u) == 0) {
+        m0_word_t *dw = (m0_word_t *)(void *)dst;
+        const m0_word_t *sw = (const m0_word_t *)(const void *)src;
+        for (int32_t i = 0; i < n / 4; i++) {
+            dw[i] = sw[i];
+        }
+        return;
+    }
     if (n >= 16) {
         memcpy(dst, src, (size_t)n);
         return;
@@ -566,19 +630,33 @@ static void m0_copy(int8_t *dst, const int8_t *src, int32_t n) {
 }
 
 static void m0_fill(int8_t *dst, int8_t v, int32_t n) {
+    if ((((uintptr_t)dst | (uint32_t)n) & 3u) == 0) {
+        m0_word_t *dw = (m0_word_t *)(void *)dst;
+        for (int32_t i = 0; i < n / 4; i++) {
+            dw[i] = (uint8_t)v * 0x01010101u;
+        }
+        return;
+    }
     for (int32_t i = 0; i < n; i++) {
         dst[i] = v;
     }
 }
 
-// The taps of one output pixel in OHWI order; padded taps hold the input
-// zero point, whose offset-corrected value is 0. Rows inside the input with
-// adjacent taps are one copy.
+// A 1x1 filter over all input channels reads each pixel in place (its
+// padding is always 0); other windows and groups go through a patch.
+static int m0_conv_direct(const tml_tensor_t *in, const tml_tensor_t *filter) {
+    return filter->dims[1] == 1 && filter->dims[2] == 1 && filter->dims[3] == in->dims[3];
+}
+
+// The taps of one output pixel in OHWI order, cin_g channels each from
+// pixels cin apart (xb points at the group's first channel); padded taps
+// hold the input zero point, whose offset-corrected value is 0. Rows inside
+// the input with adjacent taps of all channels are one copy.
 static void m0_conv_patch(int8_t *pp, const int8_t *xb, const tml_conv_data_t *d, int32_t ih, int32_t iw,
-    int32_t cin, int32_t fh, int32_t fw, int32_t y0, int32_t x0) {
+    int32_t cin, int32_t cin_g, int32_t fh, int32_t fw, int32_t y0, int32_t x0) {
     const int8_t zp = (int8_t)-d->input_offset;
-    const int32_t row = fw * cin;
-    const int whole_rows = d->dil_w == 1 && x0 >= 0 && x0 + fw <= iw;
+    const int32_t row = fw * cin_g;
+    const int whole_rows = d->dil_w == 1 && cin_g == cin && x0 >= 0 && x0 + fw <= iw;
     for (int32_t ky = 0; ky < fh; ky++, pp += row) {
         const int32_t iy = y0 + ky * d->dil_h;
         if (iy < 0 || iy >= ih) {
@@ -593,9 +671,9 @@ static void m0_conv_patch(int8_t *pp, const int8_t *xb, const tml_conv_data_t *d
         for (int32_t kx = 0; kx < fw; kx++) {
             const int32_t ix = x0 + kx * d->dil_w;
             if (ix < 0 || ix >= iw) {
-                m0_fill(pp + kx * cin, zp, cin);
+                m0_fill(pp + kx * cin_g, zp, cin_g);
             } else {
-                m0_copy(pp + kx * cin, xr + (size_t)ix * cin, cin);
+                m0_copy(pp + kx * cin_g, xr + (size_t)ix * cin, cin_g);
             }
         }
     }
@@ -605,13 +683,11 @@ size_t tml_fast_conv2d_scratch(const tml_op_ctx_t *ctx, const tml_conv_data_t *d
     (void)d;
     const tml_tensor_t *in = ctx->inputs[0];
     const tml_tensor_t *filter = ctx->inputs[1];
-    const int32_t cout = filter->dims[0], fh = filter->dims[1], fw = filter->dims[2];
-    if (filter->dims[3] != in->dims[3]) {
-        return 0;   // grouped: portable code
-    }
-    size_t bytes = sizeof(m0_out_t) * (size_t)m0_min(cout, M0_CHUNK);
-    if (fh != 1 || fw != 1) {
-        bytes += (size_t)fh * fw * in->dims[3];    // the patch of one pixel
+    const int32_t cout = filter->dims[0], cin_g = filter->dims[3];
+    const int32_t per_group = cout / (in->dims[3] / cin_g);
+    size_t bytes = sizeof(m0_out_t) * (size_t)m0_min(per_group, M0_CHUNK);
+    if (!m0_conv_direct(in, filter)) {
+        bytes += (size_t)filter->dims[1] * filter->dims[2] * cin_g;    // the patch of one pixel
     }
     return bytes;
 }
@@ -621,40 +697,45 @@ int tml_fast_conv2d(tml_op_ctx_t *ctx, const tml_conv_data_t *d, void *scratch) 
     const tml_tensor_t *filter = ctx->inputs[1];
     tml_tensor_t *out = ctx->outputs[0];
     const int32_t nb = in->dims[0], ih = in->dims[1], iw = in->dims[2], cin = in->dims[3];
-    const int32_t cout = filter->dims[0], fh = filter->dims[1], fw = filter->dims[2];
+    const int32_t cout = filter->dims[0], fh = filter->dims[1], fw = filter->dims[2], cin_g = filter->dims[3];
     const int32_t oh = out->dims[1], ow = out->dims[2];
-    if (scratch == NULL || filter->dims[3] != cin) {
+    const int32_t per_group = cout / (cin / cin_g);
+    if (scratch == NULL) {
         return 0;
     }
     const int8_t *x = (const int8_t *)in->data;
     const int8_t *w = (const int8_t *)filter->data;
     int8_t *y = (int8_t *)out->data;
-    const int32_t n = fh * fw * cin;
+    const int32_t n = fh * fw * cin_g;
     int32_t *bf = ctx->get_scratch(ctx, d->scratch);
-    m0_fold_bias(bf, tml_kin(ctx, 2), w, cout, n, d->input_offset, 0);
+    m0_fold_bias(bf, m0_bias(ctx), w, cout, n, d->input_offset, 0);
     m0_requant_t rq;
     m0_requant_init(&rq, d->mult, cout, d->output_offset, d->act_min, d->act_max);
     m0_out_t *ob = scratch;
-    int8_t *patch = (int8_t *)(ob + m0_min(cout, M0_CHUNK));
-    const int direct = fh == 1 && fw == 1;
-    // Channel chunks outermost: the multiplier fields are filled once per chunk.
-    for (int32_t c0 = 0; c0 < cout; c0 += M0_CHUNK) {
-        const int32_t nc = m0_min(cout - c0, M0_CHUNK);
-        m0_fill_out(&rq, ob, c0, nc);
-        for (int32_t b = 0; b < nb; b++) {
-            for (int32_t oy = 0; oy < oh; oy++) {
-                const int32_t y0 = oy * d->stride_h - d->pad_h;
-                for (int32_t ox = 0; ox < ow; ox++) {
-                    const int32_t x0 = ox * d->stride_w - d->pad_w;
-                    const int8_t *xp;
-                    if (direct) {
-                        xp = x + (((size_t)b * ih + y0) * iw + x0) * cin;
-                    } else {
-                        m0_conv_patch(patch, x + (size_t)b * ih * iw * cin, d, ih, iw, cin, fh, fw, y0, x0);
-                        xp = patch;
+    int8_t *patch = (int8_t *)(ob + m0_min(per_group, M0_CHUNK));
+    const int direct = m0_conv_direct(in, filter);
+    // Channel chunks (within a group) outermost: the multiplier fields are
+    // filled once per chunk.
+    for (int32_t g0 = 0, g = 0; g0 < cout; g0 += per_group, g++) {
+        for (int32_t c0 = g0; c0 < g0 + per_group; c0 += M0_CHUNK) {
+            const int32_t nc = m0_min(g0 + per_group - c0, M0_CHUNK);
+            m0_fill_out(&rq, ob, c0, nc);
+            for (int32_t b = 0; b < nb; b++) {
+                const int8_t *xb = x + (size_t)b * ih * iw * cin;
+                for (int32_t oy = 0; oy < oh; oy++) {
+                    const int32_t y0 = oy * d->stride_h - d->pad_h;
+                    for (int32_t ox = 0; ox < ow; ox++) {
+                        const int32_t x0 = ox * d->stride_w - d->pad_w;
+                        const int8_t *xp;
+                        if (direct) {
+                            xp = xb + ((size_t)y0 * iw + x0) * cin;
+                        } else {
+                            m0_conv_patch(patch, xb + (size_t)g * cin_g, d, ih, iw, cin, cin_g, fh, fw, y0, x0);
+                            xp = patch;
+                        }
+                        m0_dot_rows(ob, xp, w + (size_t)c0 * n, bf + c0, n, nc);
+                        m0_emit(&rq, y + (((size_t)b * oh + oy) * ow + ox) * cout + c0, ob, c0, nc);
                     }
-                    m0_dot_rows(ob, xp, w + (size_t)c0 * n, bf + c0, n, nc);
-                    m0_emit(&rq, y + (((size_t)b * oh + oy) * ow + ox) * cout + c0, ob, c0, nc);
                 }
             }
         }
@@ -663,8 +744,9 @@ int tml_fast_conv2d(tml_op_ctx_t *ctx, const tml_conv_data_t *d, void *scratch) 
 }
 
 // DEPTHWISE_CONV_2D: a one-channel input with a depth multiplier (the
-// channels of a tap are contiguous weights sharing one activation), or depth
-// multiplier 1 with three-wide kernel rows.
+// channels of a tap are contiguous weights sharing one activation) read in
+// place; depth multiplier 1 with three-wide kernel rows read in place
+// inside the input; everything else through a patch.
 static int m0_dw_shared_x(const tml_op_ctx_t *ctx, const tml_dwconv_data_t *d) {
     return ctx->inputs[0]->dims[3] == 1 && ctx->inputs[1]->dims[3] >= 4 && d->dil_w == 1 && d->dil_h == 1;
 }
@@ -677,19 +759,20 @@ static int m0_dw_rows3(const tml_op_ctx_t *ctx, const tml_dwconv_data_t *d) {
 size_t tml_fast_dwconv2d_scratch(const tml_op_ctx_t *ctx, const tml_dwconv_data_t *d) {
     const tml_tensor_t *filter = ctx->inputs[1];
     const int32_t fh = filter->dims[1], fw = filter->dims[2], cout = filter->dims[3];
-    if (m0_dw_rows3(ctx, d)) {
-        // Output records and the window of a border pixel, per chunk.
-        return (sizeof(m0_out_t) + (size_t)fh * fw) * (size_t)m0_min(cout, M0_DW_CHUNK);
+    if (m0_dw_shared_x(ctx, d)) {
+        return (size_t)fh * fw;     // the window of a border pixel
     }
-    return 0;
+    // Output records and the window of one pixel, per chunk.
+    return (sizeof(m0_out_t) + (size_t)fh * fw) * (size_t)m0_min(cout, M0_DW_CHUNK);
 }
 
 // Depthwise on a one-channel input (output channel c reads the only input
-// channel): the taps inside the input are read in place, row by row; a
-// border pixel starts from the folded bias less input_offset times the
-// weights of its padded taps. The output records of a chunk of channels
-// live on the stack (320 B), so this path takes no arena memory of its own.
-static void m0_dw_one_channel(tml_op_ctx_t *ctx, const tml_dwconv_data_t *d, const m0_requant_t *rq) {
+// channel, a tap's channels are contiguous weights): inside the input the
+// window is read in place, row by row; a border pixel's window is copied
+// into the patch (fh * fw bytes of scratch) with padded taps holding the
+// zero point, and read as one row. The output records of a chunk of
+// channels live on the stack (256 B).
+static void m0_dw_one_channel(tml_op_ctx_t *ctx, const tml_dwconv_data_t *d, const m0_requant_t *rq, int8_t *patch) {
     const tml_tensor_t *in = ctx->inputs[0];
     const tml_tensor_t *filter = ctx->inputs[1];
     tml_tensor_t *out = ctx->outputs[0];
@@ -699,86 +782,101 @@ static void m0_dw_one_channel(tml_op_ctx_t *ctx, const tml_dwconv_data_t *d, con
     const int8_t *x = (const int8_t *)in->data;
     const int8_t *w = (const int8_t *)filter->data;
     int8_t *y = (int8_t *)out->data;
-    const int32_t in_off = d->input_offset;
+    const int8_t zp = (int8_t)-d->input_offset;
     int32_t filled = -1;
-    // Tap range (ky0, ky1, kx0, kx1) of the corrected bias held in acc.
-    int32_t clip[4] = {-1, -1, -1, -1};
     m0_out_t ob[M0_DW_CHUNK];
-    int32_t acc[M0_DW_CHUNK];
     int32_t *bf = ctx->get_scratch(ctx, d->scratch);
-    m0_fold_bias(bf, tml_kin(ctx, 2), w, cout, fh * fw, in_off, 1);
+    m0_fold_bias(bf, m0_bias(ctx), w, cout, fh * fw, d->input_offset, 1);
     for (int32_t b = 0; b < nb; b++) {
         const int8_t *xb = x + (size_t)b * ih * iw;
         for (int32_t oy = 0; oy < oh; oy++) {
             const int32_t y0 = oy * d->stride_h - d->pad_h;
-            const int32_t ky0 = y0 < 0 ? -y0 : 0;
-            const int32_t ky1 = y0 + fh > ih ? ih - y0 : fh;
             for (int32_t ox = 0; ox < ow; ox++) {
                 const int32_t x0 = ox * d->stride_w - d->pad_w;
-                const int32_t kx0 = x0 < 0 ? -x0 : 0;
-                const int32_t kx1 = x0 + fw > iw ? iw - x0 : fw;
-                const int border = ky0 > 0 || kx0 > 0 || ky1 < fh || kx1 < fw;
+                // Rows, taps per row and row step of the window as read.
+                const int8_t *xt = patch;
+                int32_t rows = 1, cols = fh * fw, xrow = fh * fw;
+                if (y0 >= 0 && x0 >= 0 && y0 + fh <= ih && x0 + fw <= iw) {
+                    xt = xb + (size_t)y0 * iw + x0;
+                    rows = fh;
+                    cols = fw;
+                    xrow = iw;
+                } else {
+                    int8_t *pp = patch;
+                    for (int32_t ky = y0; ky < y0 + fh; ky++) {
+                        for (int32_t kx = x0; kx < x0 + fw; kx++) {
+                            *pp++ = ky >= 0 && ky < ih && kx >= 0 && kx < iw ? xb[(size_t)ky * iw + kx] : zp;
+                        }
+                    }
+                }
                 int8_t *yp = y + (((size_t)b * oh + oy) * ow + ox) * cout;
                 for (int32_t c0 = 0; c0 < cout; c0 += M0_DW_CHUNK) {
                     const int32_t nc = m0_min(cout - c0, M0_DW_CHUNK);
                     const int32_t n4 = nc & ~3;
-                    const int32_t *init = bf + c0;
                     if (c0 != filled) {
                         m0_fill_out(rq, ob, c0, nc);
                         filled = c0;
                     }
-                    // Neighbouring border pixels mostly clip alike: the
-                    // corrected bias of the last one is kept (one chunk only).
-                    const int same = nc == cout && clip[0] == ky0 && clip[1] == ky1 && clip[2] == kx0 && clip[3] == kx1;
-                    if (border && same) {
-                        init = acc;
-                    } else if (border) {
-                        clip[0] = nc == cout ? ky0 : -1;
-                        clip[1] = ky1;
-                        clip[2] = kx0;
-                        clip[3] = kx1;
-                        // Padded taps would have added (zero point + in_off) * w = 0.
-                        for (int32_t c = 0; c < nc; c++) {
-                            acc[c] = bf[c0 + c];
-                        }
-                        for (int32_t ky = 0; ky < fh; ky++) {
-                            for (int32_t kx = 0; kx < fw; kx++) {
-                                if (ky >= ky0 && ky < ky1 && kx >= kx0 && kx < kx1) {
-                                    continue;
-                                }
-                                const int8_t *wt = w + (size_t)(ky * fw + kx) * cout + c0;
-                                for (int32_t c = 0; c < nc; c++) {
-                                    acc[c] = tml_wrap_sub(acc[c], (int32_t)((uint32_t)(int32_t)wt[c] * (uint32_t)in_off));
-                                }
-                            }
-                        }
-                        init = acc;
-                    }
-                    if (ky1 <= ky0 || kx1 <= kx0) {
-                        for (int32_t c = 0; c < nc; c++) {
-                            ob[c].acc = init[c];
-                        }
-                        m0_emit(rq, yp + c0, ob, c0, nc);
-                        continue;
-                    }
-                    const int8_t *xt = xb + (size_t)(y0 + ky0) * iw + (x0 + kx0);
-                    const int8_t *wt = w + (size_t)(ky0 * fw + kx0) * cout + c0;
                     if (n4 > 0) {
-                        m0_args_t a = {xt, wt, init, ob, ky1 - ky0, n4 / 4, cout, iw, kx1 - kx0,
-                                       (fw - (kx1 - kx0)) * cout};
+                        m0_args_t a = {xt, w + c0, bf + c0, ob, rows, n4 / 4, cout, xrow, cols, 0};
                         m0_shared_x_blocks(&a);
                     }
                     for (int32_t c = n4; c < nc; c++) {
-                        uint32_t s = (uint32_t)init[c];
-                        for (int32_t ky = ky0; ky < ky1; ky++) {
-                            for (int32_t kx = kx0; kx < kx1; kx++) {
-                                s += (uint32_t)((int32_t)xb[(size_t)(y0 + ky) * iw + x0 + kx]
-                                    * (int32_t)wt[(size_t)((ky - ky0) * fw + (kx - kx0)) * cout + c]);
-                            }
+                        uint32_t s = (uint32_t)bf[c0 + c];
+                        for (int32_t r = 0; r < rows; r++) {
+                            s = m0_dot_strided((int32_t)s, xt + r * xrow, 1, w + (size_t)r * cols * cout + c0 + c, cout, cols);
                         }
                         ob[c].acc = (int32_t)s;
                     }
                     m0_emit(rq, yp + c0, ob, c0, nc);
+                }
+            }
+        }
+    }
+}
+
+// Channels c0..c0+nc of every tap of the window at (y0, x0), tap-major
+// (nc bytes per tap); output channel c reads input channel c / depth_mult;
+// padded taps hold the input zero point.
+static void m0_dw_patch(int8_t *pp, const int8_t *xb, const tml_dwconv_data_t *d, int32_t ih, int32_t iw,
+    int32_t cin, int32_t fh, int32_t fw, int32_t y0, int32_t x0, int32_t c0, int32_t nc) {
+    const int8_t zp = (int8_t)-d->input_offset;
+    const int32_t dm = d->depth_mult;
+    // Depth multiplier 1 with aligned groups of four channels (the usual
+    // layers): a word per four channels.
+    const int words = dm == 1 && (((uintptr_t)xb | (uintptr_t)pp | (uint32_t)cin | (uint32_t)c0 | (uint32_t)nc) & 3u) == 0;
+    const m0_word_t zp4 = (uint8_t)zp * 0x01010101u;
+    for (int32_t ky = 0; ky < fh; ky++) {
+        const int32_t iy = y0 + ky * d->dil_h;
+        for (int32_t kx = 0; kx < fw; kx++, pp += nc) {
+            const int32_t ix = x0 + kx * d->dil_w;
+            m0_word_t *pw = (m0_word_t *)(void *)pp;
+            if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
+                if (words) {
+                    for (int32_t i = 0; i < nc / 4; i++) {
+                        pw[i] = zp4;
+                    }
+                } else {
+                    m0_fill(pp, zp, nc);
+                }
+                continue;
+            }
+            const int8_t *src = xb + ((size_t)iy * iw + ix) * cin;
+            if (words) {
+                const m0_word_t *sw = (const m0_word_t *)(const void *)(src + c0);
+                for (int32_t i = 0; i < nc / 4; i++) {
+                    pw[i] = sw[i];
+                }
+            } else if (dm == 1) {
+                m0_copy(pp, src + c0, nc);
+            } else {
+                int32_t ic = c0 / dm, r = c0 - ic * dm;
+                for (int32_t c = 0; c < nc; c++) {
+                    pp[c] = src[ic];
+                    if (++r == dm) {
+                        r = 0;
+                        ic++;
+                    }
                 }
             }
         }
@@ -790,31 +888,29 @@ int tml_fast_dwconv2d(tml_op_ctx_t *ctx, const tml_dwconv_data_t *d, void *scrat
     const tml_tensor_t *filter = ctx->inputs[1];
     tml_tensor_t *out = ctx->outputs[0];
     const int32_t nb = in->dims[0], ih = in->dims[1], iw = in->dims[2], cin = in->dims[3];
-    const int32_t fh = filter->dims[1], cout = filter->dims[3];
-    const int32_t oh = out->dims[1], ow = out->dims[2];
+    const int32_t fh = filter->dims[1], fw = filter->dims[2], cout = filter->dims[3];
+    const int32_t oh = out->dims[1], ow = out->dims[2], taps = fh * fw;
     m0_requant_t rq;
     m0_requant_init(&rq, d->mult, cout, d->output_offset, d->act_min, d->act_max);
-    if (m0_dw_shared_x(ctx, d)) {
-        m0_dw_one_channel(ctx, d, &rq);
-        return 1;
-    }
-    if (scratch == NULL || !m0_dw_rows3(ctx, d)) {
+    if (scratch == NULL) {
         return 0;
+    }
+    if (m0_dw_shared_x(ctx, d)) {
+        m0_dw_one_channel(ctx, d, &rq, scratch);
+        return 1;
     }
     const int8_t *x = (const int8_t *)in->data;
     const int8_t *w = (const int8_t *)filter->data;
     int8_t *y = (int8_t *)out->data;
     int32_t *bf = ctx->get_scratch(ctx, d->scratch);
-    m0_fold_bias(bf, tml_kin(ctx, 2), w, cout, fh * 3, d->input_offset, 1);
+    m0_fold_bias(bf, m0_bias(ctx), w, cout, taps, d->input_offset, 1);
     m0_out_t *ob = scratch;
     int8_t *patch = (int8_t *)(ob + m0_min(cout, M0_DW_CHUNK));
-    // The patch is filled a word at a time (channel counts here are
-    // multiples of 4); the input is read by words when it is aligned.
-    const m0_word_t zp4 = (uint8_t)-d->input_offset * 0x01010101u;
-    const int words = ((uintptr_t)x & 3) == 0;
+    const int rows3 = m0_dw_rows3(ctx, d);
     const size_t row_bytes = (size_t)iw * cin;
     for (int32_t c0 = 0; c0 < cout; c0 += M0_DW_CHUNK) {
         const int32_t nc = m0_min(cout - c0, M0_DW_CHUNK);
+        const int32_t n4 = nc & ~3;
         m0_fill_out(&rq, ob, c0, nc);
         for (int32_t b = 0; b < nb; b++) {
             const int8_t *xb = x + (size_t)b * ih * row_bytes;
@@ -822,41 +918,29 @@ int tml_fast_dwconv2d(tml_op_ctx_t *ctx, const tml_dwconv_data_t *d, void *scrat
                 const int32_t y0 = oy * d->stride_h - d->pad_h;
                 for (int32_t ox = 0; ox < ow; ox++) {
                     const int32_t x0 = ox * d->stride_w - d->pad_w;
-                    const int interior = y0 >= 0 && y0 + fh <= ih && x0 >= 0 && x0 + 3 <= iw;
-                    m0_args_t a = {NULL, w + c0, bf + c0, ob, fh, nc / 4, cout, 0, 0, 0};
-                    if (interior) {
+                    m0_args_t a = {patch, w + c0, bf + c0, ob, taps, n4 / 4, cout, 0, nc, 0};
+                    if (rows3 && y0 >= 0 && y0 + fh <= ih && x0 >= 0 && x0 + 3 <= iw) {
                         a.x = xb + (size_t)y0 * row_bytes + (size_t)x0 * cin + c0;
+                        a.n = fh;
                         a.xstep = cin;
                         a.xrow = (int32_t)row_bytes;
+                        m0_dw3_blocks(&a);
                     } else {
-                        // The chunk's channels of the window, padded taps
-                        // holding the zero point.
-                        m0_word_t *pp = (m0_word_t *)(void *)patch;
-                        for (int32_t ky = 0; ky < fh; ky++) {
-                            const int32_t iy = y0 + ky;
-                            for (int32_t kx = 0; kx < 3; kx++) {
-                                const int32_t ix = x0 + kx;
-                                if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
-                                    for (int32_t i = 0; i < nc / 4; i++) {
-                                        pp[i] = zp4;
-                                    }
-                                } else if (words) {
-                                    const m0_word_t *src = (const m0_word_t *)(const void *)
-                                        (xb + (size_t)iy * row_bytes + (size_t)ix * cin + c0);
-                                    for (int32_t i = 0; i < nc / 4; i++) {
-                                        pp[i] = src[i];
-                                    }
-                                } else {
-                                    memcpy(pp, xb + (size_t)iy * row_bytes + (size_t)ix * cin + c0, (size_t)nc);
-                                }
-                                pp += nc / 4;
+                        m0_dw_patch(patch, xb, d, ih, iw, cin, fh, fw, y0, x0, c0, nc);
+                        if (rows3) {
+                            a.n = fh;
+                            a.xrow = 3 * nc;
+                            m0_dw3_blocks(&a);
+                        } else {
+                            if (n4 > 0) {
+                                m0_taps_blocks(&a);
+                            }
+                            // Channels past the last block of four.
+                            for (int32_t c = n4; c < nc; c++) {
+                                ob[c].acc = (int32_t)m0_dot_strided(bf[c0 + c], patch + c, nc, w + c0 + c, cout, taps);
                             }
                         }
-                        a.x = patch;
-                        a.xstep = nc;
-                        a.xrow = 3 * nc;
                     }
-                    m0_dw3_blocks(&a);
                     m0_emit(&rq, y + (((size_t)b * oh + oy) * ow + ox) * cout + c0, ob, c0, nc);
                 }
             }
@@ -877,13 +961,13 @@ int tml_fast_fc(tml_op_ctx_t *ctx, const tml_fc_data_t *d, void *scratch) {
     tml_tensor_t *out = ctx->outputs[0];
     const int32_t units = filter->dims[0], depth = filter->dims[1];
     const int32_t batches = tml_tensor_count(out) / units;
-    if (scratch == NULL || d->filter_offset != 0) {
+    if (scratch == NULL) {
         return 0;
     }
     const int8_t *x = (const int8_t *)in->data;
     const int8_t *w = (const int8_t *)filter->data;
     int8_t *y = (int8_t *)out->data;
-    const tml_tensor_t *bias_t = tml_kin(ctx, 2);
+    const int32_t *bias = m0_bias(ctx);
     m0_requant_t rq;
     m0_requant_init(&rq, d->mult, d->n_mult, d->output_offset, d->act_min, d->act_max);
     m0_out_t *ob = scratch;
@@ -891,14 +975,21 @@ int tml_fast_fc(tml_op_ctx_t *ctx, const tml_fc_data_t *d, void *scratch) {
     for (int32_t u0 = 0; u0 < units; u0 += M0_CHUNK) {
         const int32_t nu = m0_min(units - u0, M0_CHUNK);
         const int8_t *wu = w + (size_t)u0 * depth;
-        const int32_t *bias = bias_t ? (const int32_t *)bias_t->data + u0 : NULL;
-        for (int32_t u = 0; u < nu; u++) {
-            const uint32_t sum = (uint32_t)m0_sum_s8(wu + (size_t)u * depth, depth);
-            bf[u] = tml_wrap_add(bias ? bias[u] : 0, (int32_t)(sum * (uint32_t)d->input_offset));
-        }
+        m0_fold_bias(bf, bias ? bias + u0 : NULL, wu, nu, depth, d->input_offset, 0);
         m0_fill_out(&rq, ob, u0, nu);
         for (int32_t b = 0; b < batches; b++) {
-            m0_dot_rows(ob, x + (size_t)b * depth, wu, bf, depth, nu);
+            const int8_t *xb = x + (size_t)b * depth;
+            m0_dot_rows(ob, xb, wu, bf, depth, nu);
+            if (d->filter_offset != 0) {
+                // Weights with a zero point: sum (x + xo)(w + wo) adds
+                // wo * (sum x + depth * xo) to every unit (modulo 2^32,
+                // like the reference's int32 sum).
+                const uint32_t corr = ((uint32_t)m0_sum_s8(xb, depth) + (uint32_t)depth * (uint32_t)d->input_offset)
+                    * (uint32_t)d->filter_offset;
+                for (int32_t u = 0; u < nu; u++) {
+                    ob[u].acc = (int32_t)((uint32_t)ob[u].acc + corr);
+                }
+            }
             m0_emit(&rq, y + (size_t)b * units + u0, ob, u0, nu);
         }
     }

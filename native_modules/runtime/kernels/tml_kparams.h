@@ -5,6 +5,7 @@
 #ifndef TML_KPARAMS_H
 #define TML_KPARAMS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 // The int8 CONV_2D and DEPTHWISE_CONV_2D kernels request at least this many
@@ -19,11 +20,27 @@
 // an int32 per output channel there.
 typedef char tml_kscratch_holds_int32[TML_KSCRATCH_CHANNEL_BYTES >= sizeof(int32_t) ? 1 : -1];
 
+// The leading fields of the three structs below, in this order in each
+// (CONV_2D and DEPTHWISE_CONV_2D follow them with the window's), so that one
+// prepare step fills them for every op (tml_kprep.c).
+#define TML_KPARAMS_HEAD \
+    int32_t act_min, act_max; \
+    float fact_min, fact_max; \
+    int32_t input_offset, output_offset
+#define TML_KPARAMS_WINDOW \
+    int32_t stride_w, stride_h, dil_w, dil_h, pad_w, pad_h
+
 typedef struct {
-    int32_t stride_w, stride_h, dil_w, dil_h, pad_w, pad_h;
-    int32_t act_min, act_max;
-    float fact_min, fact_max;
-    int32_t input_offset, output_offset;
+    TML_KPARAMS_HEAD;
+} tml_kparams_head_t;
+
+typedef struct {
+    TML_KPARAMS_WINDOW;
+} tml_kparams_window_t;
+
+typedef struct {
+    TML_KPARAMS_HEAD;
+    TML_KPARAMS_WINDOW;
     int32_t scratch;        // per output channel: bias + input_offset * sum(filter)
                             // (TML_KSCRATCH_CHANNEL_BYTES each); then, unless a 1x1
                             // window is read in place, a row of the input zero
@@ -33,10 +50,9 @@ typedef struct {
 } tml_conv_data_t;
 
 typedef struct {
-    int32_t stride_w, stride_h, dil_w, dil_h, pad_w, pad_h, depth_mult;
-    int32_t act_min, act_max;
-    float fact_min, fact_max;
-    int32_t input_offset, output_offset;
+    TML_KPARAMS_HEAD;
+    TML_KPARAMS_WINDOW;
+    int32_t depth_mult;
     int32_t scratch;        // the window's tap pointers (input channels > 1), then
                             // per output channel bias + input_offset * sum over its
                             // taps (TML_KSCRATCH_CHANNEL_BYTES each), a row of the
@@ -47,14 +63,19 @@ typedef struct {
 } tml_dwconv_data_t;
 
 typedef struct {
-    int32_t act_min, act_max;
-    float fact_min, fact_max;
-    int32_t input_offset, filter_offset, output_offset;
+    TML_KPARAMS_HEAD;
+    int32_t filter_offset;
     int32_t per_channel;
     int32_t n_mult;
     int32_t fast_scratch;   // scratch of the architecture fast path, -1 if none
     int32_t mult[];         // one entry, or one per unit; then the int8 shifts
 } tml_fc_data_t;
+
+// Compile-time check: mult[] starts where each struct ends, so the shared
+// prepare step finds it from the struct's size.
+typedef char tml_kparams_mult_at_end[offsetof(tml_conv_data_t, mult) == sizeof(tml_conv_data_t)
+    && offsetof(tml_dwconv_data_t, mult) == sizeof(tml_dwconv_data_t)
+    && offsetof(tml_fc_data_t, mult) == sizeof(tml_fc_data_t) ? 1 : -1];
 
 // The int8 shifts stored after n multipliers.
 static inline const int8_t *tml_kparams_shifts(const int32_t *mult, int32_t n) {

@@ -4,11 +4,15 @@
 // the image border and count only the pixels inside.
 #include "tml_kernels.h"
 #include "tml_quant.h"
+#include "tml_kprep.h"
 
 typedef struct {
-    int32_t stride_w, stride_h, filter_w, filter_h, pad_w, pad_h;
-    int32_t act_min, act_max;
-    float fact_min, fact_max;
+    tml_kparams_window_t w;     // dilations 1
+    int32_t filter_w, filter_h;
+    union {                     // the fused activation's range
+        int32_t q[2];           // int8
+        float f[2];             // float32
+    } act;
 } tml_pool_data_t;
 
 static tml_status_t pool_prepare(tml_op_ctx_t *ctx, const char *bad_io, const char *bad_type) {
@@ -22,26 +26,25 @@ static tml_status_t pool_prepare(tml_op_ctx_t *ctx, const char *bad_io, const ch
     tml_pool_data_t *d = tml_kalloc(ctx, sizeof(*d));
     TML_KCHECK(d, TML_ERR_ARENA_SMALL, "POOL_2D: arena full");
     const tml_options_t *o = &ctx->options;
-    int padding = tml_opt_i8(o, 0, TML_PAD_SAME);
-    d->stride_w = tml_opt_i32(o, 1, 1);
-    d->stride_h = tml_opt_i32(o, 2, 1);
+    const int padding = tml_opt_i8(o, 0, TML_PAD_SAME);
+    d->w.stride_w = tml_opt_i32(o, 1, 1);
+    d->w.stride_h = tml_opt_i32(o, 2, 1);
+    d->w.dil_w = 1;
+    d->w.dil_h = 1;
     d->filter_w = tml_opt_i32(o, 3, 1);
     d->filter_h = tml_opt_i32(o, 4, 1);
     int act = tml_opt_i8(o, 5, TML_ACT_NONE);
-    TML_KCHECK(d->stride_w > 0 && d->stride_h > 0 && d->filter_w > 0 && d->filter_h > 0, TML_ERR_MODEL,
-        "POOL_2D: strides and filter size must be positive");
-    TML_KCHECK(padding == TML_PAD_SAME || padding == TML_PAD_VALID, TML_ERR_MODEL, "POOL_2D: unknown padding");
-    int32_t oh = tml_conv_out_size(padding, in->dims[1], d->filter_h, d->stride_h, 1);
-    int32_t ow = tml_conv_out_size(padding, in->dims[2], d->filter_w, d->stride_w, 1);
-    TML_KCHECK(oh == out->dims[1] && ow == out->dims[2], TML_ERR_SHAPE, "POOL_2D: output size does not match padding and strides");
-    d->pad_h = tml_conv_pad(d->stride_h, 1, in->dims[1], d->filter_h, oh);
-    d->pad_w = tml_conv_pad(d->stride_w, 1, in->dims[2], d->filter_w, ow);
+    const int geo = d->filter_w > 0 && d->filter_h > 0
+        ? tml_kprep_geometry(&d->w, padding, in, out, d->filter_h, d->filter_w) : TML_KPREP_GEO_STRIDE;
+    TML_KCHECK(geo != TML_KPREP_GEO_STRIDE, TML_ERR_MODEL, "POOL_2D: strides and filter size must be positive");
+    TML_KCHECK(geo != TML_KPREP_GEO_PADDING, TML_ERR_MODEL, "POOL_2D: unknown padding");
+    TML_KCHECK(geo == TML_KPREP_GEO_OK, TML_ERR_SHAPE, "POOL_2D: output size does not match padding and strides");
     if (tml_is_f32(in)) {
-        TML_KCHECK(tml_activation_range_f32(act, &d->fact_min, &d->fact_max) == TML_OK, TML_ERR_CONFIG,
+        TML_KCHECK(tml_activation_range_f32(act, &d->act.f[0], &d->act.f[1]) == TML_OK, TML_ERR_CONFIG,
             "POOL_2D: unsupported fused activation");
     } else {
         TML_KCHECK(tml_q8_ok(in) && tml_q8_ok(out), TML_ERR_QUANT, "POOL_2D: missing or invalid quantization");
-        TML_KCHECK(tml_activation_range_s8(act, out->scale, out->zero_point, &d->act_min, &d->act_max) == TML_OK,
+        TML_KCHECK(tml_activation_range_s8(act, out->scale, out->zero_point, &d->act.q[0], &d->act.q[1]) == TML_OK,
             TML_ERR_CONFIG, "POOL_2D: unsupported fused activation");
     }
     ctx->user_data = d;
@@ -65,8 +68,8 @@ typedef struct {
 
 static inline pool_window_t pool_window(const tml_pool_data_t *d, int32_t oy, int32_t ox, int32_t ih, int32_t iw) {
     pool_window_t win;
-    win.y0 = oy * d->stride_h - d->pad_h;
-    win.x0 = ox * d->stride_w - d->pad_w;
+    win.y0 = oy * d->w.stride_h - d->w.pad_h;
+    win.x0 = ox * d->w.stride_w - d->w.pad_w;
     win.ys = tml_max_i32(0, -win.y0);
     win.ye = tml_min_i32(d->filter_h, ih - win.y0);
     win.xs = tml_max_i32(0, -win.x0);
@@ -126,14 +129,14 @@ static tml_status_t pool_eval(tml_op_ctx_t *ctx, int avg) {
                         float total, mx;
                         pool_f32((const float *)in->data + first + c, &win, iw * ch, ch, &total, &mx);
                         const float r = avg ? (count > 0 ? total / (float)count : 0.0f) : mx;
-                        ((float *)out->data)[obase + c] = tml_clamp_f32(r, d->fact_min, d->fact_max);
+                        ((float *)out->data)[obase + c] = tml_clamp_f32(r, d->act.f[0], d->act.f[1]);
                     } else {
                         int32_t total, mx;
                         pool_s8((const int8_t *)in->data + first + c, &win, iw * ch, ch, &total, &mx);
                         if (avg && count > 0) {
                             total = total > 0 ? (total + count / 2) / count : (total - count / 2) / count;
                         }
-                        ((int8_t *)out->data)[obase + c] = (int8_t)tml_clamp_i32(avg ? total : mx, d->act_min, d->act_max);
+                        ((int8_t *)out->data)[obase + c] = (int8_t)tml_clamp_i32(avg ? total : mx, d->act.q[0], d->act.q[1]);
                     }
                 }
             }

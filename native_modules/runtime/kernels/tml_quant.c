@@ -7,6 +7,14 @@
 
 #include "tml_quant.h"
 
+// Out of line even where the compiler would inline (prepare-time code, two
+// callers): flash matters more than the call.
+#if defined(__GNUC__)
+#define TML_QUANT_NOINLINE __attribute__((noinline))
+#else
+#define TML_QUANT_NOINLINE
+#endif
+
 // Stores a rounded Q31 significand q_fixed (in (0, 2^31]) and its power of
 // two as the reference does: renormalise when the rounding reached 1.0,
 // flush tiny values to zero.
@@ -77,28 +85,54 @@ static int tml_f32_split(float f, uint32_t *sig, int *exp, int *neg) {
     return 1;
 }
 
-// Q31 multiplier and shift of q * 2^exp (q > 0, below 2^62), after rounding
-// q to 53 significant bits (ties to even, `sticky` = a nonzero remainder
-// below q's last bit): tml_quantize_multiplier() on the double it gives.
-void tml_quantize_multiplier_exact(uint64_t q, int sticky, int exp, int32_t *multiplier, int *shift) {
+// Index of the highest set bit of q (> 0).
+static int tml_top_bit(uint64_t q) {
     int top = 63;
     while (!(q >> top)) {
         top--;
     }
-    if (top > 52) {
-        const int k = top - 52;
-        const uint64_t low = q & (((uint64_t)1 << k) - 1), half = (uint64_t)1 << (k - 1);
-        q >>= k;
-        exp += k;
-        if (low > half || (low == half && (sticky || (q & 1u)))) {
-            q++;
-        }
-        top = 52;
-        if (q >> 53) {
-            q >>= 1;
-            exp++;
+    return top;
+}
+
+// q (> 0) rounded to at most `bits` significant bits, to nearest with ties
+// to even (`sticky`: a nonzero remainder below q's last bit); the bits
+// dropped are added to *exp. The result may reach 2^bits.
+static uint64_t tml_round_bits(uint64_t q, int sticky, int bits, int *exp) {
+    const int k = tml_top_bit(q) + 1 - bits;
+    if (k <= 0) {
+        return q;
+    }
+    *exp += k;
+    // With the sticky bit appended (q < 2^62 leaves room), ties to even at
+    // bit k + 1: add just under half, plus the kept part's lowest bit.
+    q = (q << 1) | (sticky != 0);
+    return (q + ((uint64_t)1 << k) - 1 + ((q >> (k + 1)) & 1u)) >> (k + 1);
+}
+
+// floor(n * 2^extra / d) for n below 2^n_bits and 0 < d < 2^31, by long
+// division, one quotient bit per step (cores without a divide instruction
+// would otherwise link 64-bit division); *sticky: a nonzero remainder.
+TML_QUANT_NOINLINE static uint64_t tml_long_div(uint64_t n, int n_bits, int extra, uint32_t d, int *sticky) {
+    uint64_t q = 0;
+    uint32_t r = 0;
+    for (int i = n_bits - 1 + extra; i >= 0; i--) {
+        r = (r << 1) | (i >= extra ? (uint32_t)(n >> (i - extra)) & 1u : 0u);
+        q <<= 1;
+        if (r >= d) {
+            r -= d;
+            q |= 1u;
         }
     }
+    *sticky = r != 0;
+    return q;
+}
+
+// Q31 multiplier and shift of q * 2^exp (q > 0, below 2^62), after rounding
+// q to 53 significant bits (ties to even, `sticky` = a nonzero remainder
+// below q's last bit): tml_quantize_multiplier() on the double it gives.
+void tml_quantize_multiplier_exact(uint64_t q, int sticky, int exp, int32_t *multiplier, int *shift) {
+    q = tml_round_bits(q, sticky, 53, &exp);
+    const int top = tml_top_bit(q);
     // frexp: q * 2^exp = (q / 2^(top+1)) * 2^(exp + top + 1); the Q31
     // significand is that fraction times 2^31, rounded half away from zero.
     int exp2 = exp + top + 1;
@@ -120,19 +154,9 @@ void tml_quantize_multiplier_abc(float a, float b, float c, int32_t *multiplier,
     }
     const uint64_t p = (uint64_t)ma * mb;   // exact, in [2^46, 2^48)
     // p * 2^33 / mc lies in (2^55, 2^58): more bits than the double's 53.
-    // Long division, one quotient bit per step (no 64-bit division, which
-    // soft-divide cores lack): the remainder stays below mc.
-    uint64_t q = 0;
-    uint32_t r = 0;
-    for (int i = 47 + 33; i >= 0; i--) {
-        r = (r << 1) | (i >= 33 ? (uint32_t)(p >> (i - 33)) & 1u : 0u);
-        q <<= 1;
-        if (r >= mc) {
-            r -= mc;
-            q |= 1u;
-        }
-    }
-    tml_quantize_multiplier_exact(q, r != 0, ea + eb - ec - 33, multiplier, shift);
+    int sticky;
+    const uint64_t q = tml_long_div(p, 48, 33, mc, &sticky);
+    tml_quantize_multiplier_exact(q, sticky, ea + eb - ec - 33, multiplier, shift);
 }
 
 // The int8 softmax's input multiplier: beta * input_scale * 2^(31 -
@@ -211,25 +235,11 @@ int32_t tml_round_div_f32(int32_t num, float den) {
         en--;
     }
     // mn / md lies in (1/2, 2): a quotient of 26 or 27 bits, plus sticky.
-    uint32_t q = 0, r = 0;
-    for (int i = 23 + 26; i >= 0; i--) {
-        r = (r << 1) | (i >= 26 ? (mn >> (i - 26)) & 1u : 0u);
-        q <<= 1;
-        if (r >= md) {
-            r -= md;
-            q |= 1u;
-        }
-    }
-    const int sticky = r != 0;
+    int sticky;
+    const uint64_t quot = tml_long_div(mn, 24, 26, md, &sticky);
     int e = en - ed - 26;
-    // The float quotient: q rounded to 24 significant bits, ties to even.
-    const int k = (q >> 26 ? 26 : 25) - 23;
-    const uint32_t low = q & ((1u << k) - 1), half = 1u << (k - 1);
-    q >>= k;
-    e += k;
-    if (low > half || (low == half && (sticky || (q & 1u)))) {
-        q++;
-    }
+    // The float quotient: that rounded to 24 significant bits, ties to even.
+    const uint32_t q = (uint32_t)tml_round_bits(quot, sticky, 24, &e);
     // roundf (half away from zero), then saturate like tml_f2i_sat.
     int64_t v;
     if (e >= 0) {
@@ -248,26 +258,19 @@ tml_status_t tml_activation_range_s8(int activation, float scale, int32_t zero_p
     int32_t *act_min, int32_t *act_max) {
     int32_t lo = -128;
     int32_t hi = 127;
-    // The reference quantizes the bounds in float: zp + round(f / scale).
-    #define TML_Q_(f) tml_wrap_add(zero_point, tml_round_div_f32((f), scale))
-    switch (activation) {
-        case TML_ACT_NONE:
-            break;
-        case TML_ACT_RELU:
-            lo = tml_max_i32(lo, TML_Q_(0));
-            break;
-        case TML_ACT_RELU6:
-            lo = tml_max_i32(lo, TML_Q_(0));
-            hi = tml_min_i32(hi, TML_Q_(6));
-            break;
-        case TML_ACT_RELU_N1_TO_1:
-            lo = tml_max_i32(lo, TML_Q_(-1));
-            hi = tml_min_i32(hi, TML_Q_(1));
-            break;
-        default:
-            return TML_ERR_CONFIG;
+    if (activation < TML_ACT_NONE || activation > TML_ACT_RELU6) {
+        return TML_ERR_CONFIG;
     }
-    #undef TML_Q_
+    // The reference quantizes the bounds in float: zp + round(f / scale).
+    // RELU: [0, inf); RELU_N1_TO_1: [-1, 1]; RELU6: [0, 6].
+    if (activation != TML_ACT_NONE) {
+        lo = tml_max_i32(lo, tml_wrap_add(zero_point,
+            tml_round_div_f32(activation == TML_ACT_RELU_N1_TO_1 ? -1 : 0, scale)));
+    }
+    if (activation >= TML_ACT_RELU_N1_TO_1) {
+        hi = tml_min_i32(hi, tml_wrap_add(zero_point,
+            tml_round_div_f32(activation == TML_ACT_RELU6 ? 6 : 1, scale)));
+    }
     *act_min = lo;
     *act_max = hi;
     return TML_OK;

@@ -16,6 +16,12 @@ typedef struct {
     float beta;
 } tml_softmax_data_t;
 
+static inline int32_t softmax_f32_bits(float f) {
+    int32_t bits;
+    memcpy(&bits, &f, 4);
+    return bits;
+}
+
 tml_status_t tml_softmax_prepare(tml_op_ctx_t *ctx) {
     TML_KCHECK(ctx->n_inputs == 1 && ctx->n_outputs == 1 && ctx->inputs[0], TML_ERR_MODEL,
         "SOFTMAX: expects 1 input and 1 output");
@@ -37,9 +43,13 @@ tml_status_t tml_softmax_prepare(tml_op_ctx_t *ctx) {
         TML_KCHECK(out->zero_point == -128 && tml_f32_eq(out->scale, 1.0f / 256.0f), TML_ERR_QUANT,
             "SOFTMAX: int8 output needs scale 1/256 and zero point -128");
     } else if (out->type == TML_TYPE_INT16) {
+        // Within 0.1% of 1/65536, compared on the bit patterns: positive
+        // floats order like them as int32, and negative scales and NaN fall
+        // outside the (positive) bounds, as in the float comparison.
         const float s = 1.0f / 65536.0f;
-        TML_KCHECK(out->zero_point == -32768 && tml_f32_lt(s - 0.001f * s, out->scale)
-            && tml_f32_lt(out->scale, s + 0.001f * s), TML_ERR_QUANT,
+        const int32_t v = softmax_f32_bits(out->scale);
+        TML_KCHECK(out->zero_point == -32768 && softmax_f32_bits(s - 0.001f * s) < v
+            && v < softmax_f32_bits(s + 0.001f * s), TML_ERR_QUANT,
             "SOFTMAX: int16 output needs scale 1/65536 and zero point -32768");
     } else {
         return tml_kfail(ctx, TML_ERR_UNSUPPORTED_TYPE, "SOFTMAX: int8 input needs an int8 or int16 output");
@@ -49,8 +59,17 @@ tml_status_t tml_softmax_prepare(tml_op_ctx_t *ctx) {
         TML_ERR_QUANT, "SOFTMAX: input scale times beta is too small");
     TML_KCHECK(shift >= 0 && shift <= 31, TML_ERR_QUANT, "SOFTMAX: input scale out of range");
     d->left_shift = shift;
-    d->diff_min = -tml_input_radius(SOFTMAX_DIFF_INT_BITS, shift, 31);
+    // tml_input_radius(SOFTMAX_DIFF_INT_BITS, shift, 31), which for these
+    // shifts is the plain shift of (2^5 - 1) * 2^26 (below 2^31).
+    d->diff_min = -(int32_t)((((uint32_t)1 << SOFTMAX_DIFF_INT_BITS) - 1u) << (31 - SOFTMAX_DIFF_INT_BITS) >> shift);
     return TML_OK;
+}
+
+// exp of a difference to the row maximum (diff_min <= diff <= 0) times
+// beta and the input scale, in Q0.31; both passes over a row need it.
+static int32_t softmax_exp(const tml_softmax_data_t *d, int32_t diff) {
+    const int32_t scaled = tml_mul_by_quantized_mult_gt_one(diff, d->multiplier, d->left_shift);
+    return tml_q_exp_on_negative_values(scaled, SOFTMAX_DIFF_INT_BITS);
 }
 
 tml_status_t tml_softmax_eval(tml_op_ctx_t *ctx) {
@@ -96,9 +115,7 @@ tml_status_t tml_softmax_eval(tml_op_ctx_t *ctx) {
         for (int32_t c = 0; c < depth; c++) {
             const int32_t diff = (int32_t)xr[c] - mx;
             if (diff >= d->diff_min) {
-                const int32_t scaled = tml_mul_by_quantized_mult_gt_one(diff, d->multiplier, d->left_shift);
-                const int32_t e = tml_q_exp_on_negative_values(scaled, SOFTMAX_DIFF_INT_BITS);
-                sum = tml_wrap_add(sum, tml_sat_round_mul_pot(e, -SOFTMAX_ACC_INT_BITS));
+                sum = tml_wrap_add(sum, tml_sat_round_mul_pot(softmax_exp(d, diff), -SOFTMAX_ACC_INT_BITS));
             }
         }
         int bits_over_unit;
@@ -111,8 +128,7 @@ tml_status_t tml_softmax_eval(tml_op_ctx_t *ctx) {
             const int32_t diff = (int32_t)xr[c] - mx;
             int32_t v = out_min;
             if (diff >= d->diff_min) {
-                const int32_t scaled = tml_mul_by_quantized_mult_gt_one(diff, d->multiplier, d->left_shift);
-                const int32_t e = tml_q_exp_on_negative_values(scaled, SOFTMAX_DIFF_INT_BITS);
+                const int32_t e = softmax_exp(d, diff);
                 const int32_t unsat = tml_rounding_divide_by_pot(tml_sat_round_doubling_high_mul(recip, e), exponent);
                 v = tml_clamp_i32(unsat + out_min, out_min, out_max);
             }
