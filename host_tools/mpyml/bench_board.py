@@ -289,14 +289,16 @@ def map_path(board: str) -> Path:
 def _group(obj: str) -> str | None:
     # Our objects are tml_*.o in runtime/, runtime/kernels/ and core/ of the
     # module's build folder (MicroPython has a shared/runtime/ of its own).
+    # CMake ports (rp2) name them <source>.c.o.
     p = Path(obj.replace("\\", "/"))
-    if p.name == "mod_interpreter.o" and p.parent.name == "tinyml":
+    name = p.name[:-4] + ".o" if p.name.endswith(".c.o") else p.name
+    if name == "mod_interpreter.o" and p.parent.name == "tinyml":
         return "glue"
-    if not p.name.startswith("tml_"):
+    if not name.startswith("tml_"):
         return None
     if p.parent.name == "kernels" and p.parent.parent.name == "runtime":
         return "kernels"
-    if p.parent.name == "runtime" or p.name == "tml_common.o":
+    if p.parent.name == "runtime" or name == "tml_common.o":
         return "interpreter"
     return None
 

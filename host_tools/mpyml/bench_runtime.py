@@ -43,6 +43,9 @@ class ModelResult:
     arena_ours: int
     arena_tflm: int
     identical: bool
+    # Microseconds per invoke by operator type (Interpreter.profile(), the
+    # fastest of several runs per operator).
+    per_op_us: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -94,7 +97,11 @@ def bench_model(name: str, model: bytes, repeats: int = 5, min_seconds: float = 
     n = max(1, int(min_seconds / max(time.perf_counter() - t0, 1e-6)))
     ours_ms = _best_ms(ours.invoke, n, repeats)
     tflm_ms = _best_ms(ref.invoke, n, repeats)
-    return ModelResult(name, ours_ms, tflm_ms, ours.arena_used, tflm_arena_bytes(model), identical)
+    profiles = [ours.profile() for _ in range(max(3, repeats))]
+    per_op: dict[str, float] = {}
+    for i, op in enumerate(ours.ops):
+        per_op[op] = per_op.get(op, 0.0) + min(p[i] for p in profiles) / 1e3
+    return ModelResult(name, ours_ms, tflm_ms, ours.arena_used, tflm_arena_bytes(model), identical, per_op)
 
 
 def _registry_source(ops: tuple[str, ...]) -> str:

@@ -327,10 +327,11 @@ def check_qemu_fit(board: Board, config: QemuConfig, elf: Path) -> None:
         raise BuildError(f"{board.name}: the image ({elf_load_end(elf)} B) exceeds the flash ({board.flash_bytes} B)")
 
 
-def build_rp2(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False) -> BuildResult:
+def build_rp2(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False,
+              opset: OpSet | None = None) -> BuildResult:
     from .rp2 import build_rp2 as build
 
-    return build(board, sdk, jobs, log, plain)
+    return build(board, sdk, jobs, log, plain, opset=opset)
 
 
 def missing_toolchain(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False) -> BuildResult:
@@ -353,8 +354,9 @@ def build(board_name: str, jobs: int | None = None, clean: bool = False, log: Lo
             f"board {board.name} uses MicroPython's {board.port} port, which this version of mpyml cannot build yet; "
             f"buildable ports: {', '.join(sorted(BUILDERS))}"
         )
-    if opset is not None and board.port not in ("unix", "qemu"):
-        raise BuildError(f"model-aware builds (--model/--ops) support the unix and qemu boards, not {board.name}")
+    if opset is not None and board.port not in ("unix", "qemu", "rp2"):
+        raise BuildError(f"model-aware builds (--model/--ops) support the unix, qemu and RPI_PICO boards, "
+                         f"not {board.name}")
     if clean and _out_dir(board, plain, opset).exists():
         shutil.rmtree(_out_dir(board, plain, opset))
     if opset is not None:

@@ -92,6 +92,10 @@ class OpSet:
         key = ",".join(self.ops or ("*",)) + "|" + " ".join(self.defines)
         return "ops-" + hashlib.sha256(key.encode()).hexdigest()[:8]
 
+    def cmake_args(self, folder: Path) -> list[str]:
+        """The same as cache variables for CMake ports (native_modules/tinyml/micropython.cmake)."""
+        return [f"-D{a}" for a in self.make_args(folder)]
+
     def make_args(self, folder: Path) -> list[str]:
         """Variables for the firmware's make (native_modules/tinyml/micropython.mk)."""
         args = [f"TINYML_OPS_HEADER={self.write_header(folder)}"] if self.ops is not None else []
@@ -160,11 +164,18 @@ def opset_from(models: list[Path] | tuple[Path, ...] = (), ops: list[str] | tupl
 def flash_saving(board_name: str, firmware: Path) -> str:
     """One line comparing a model-aware firmware's text with the default
     build of the same board (when that one is built)."""
+    from .boards import get_board
     from .firmware import BuildError, elf_size, firmware_path
+    from .paths import build_dir
 
-    ours = elf_size(firmware).text
+    ours = elf_size(firmware.with_suffix(".elf") if firmware.suffix == ".uf2" else firmware).text
     try:
-        default = firmware_path(board_name)
+        if get_board(board_name).port == "rp2":
+            default = build_dir(board_name) / "firmware.elf"
+            if not default.is_file():
+                raise BuildError(f"{default} does not exist")
+        else:
+            default = firmware_path(board_name)
     except BuildError:
         return (f"text {ours:,d} B (build the default firmware, `mpyml build --board {board_name}`, "
                 f"to see the saving)")

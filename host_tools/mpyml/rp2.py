@@ -34,6 +34,7 @@ from .sdk import DEBIAN_KEYRING, DEBIAN_MIRROR, Sdk, require_sdk, sha256_file
 
 if TYPE_CHECKING:
     from .firmware import BuildResult
+    from .opset import OpSet
 
 Log = Callable[[str], None]
 
@@ -218,7 +219,7 @@ def _drop_stale_cache(obj: Path, source: Path, log: Log) -> None:
 
 
 def build_rp2(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = False,
-              model_dir: Path | None = None) -> "BuildResult":
+              model_dir: Path | None = None, opset: OpSet | None = None) -> BuildResult:
     from .firmware import BuildResult, _build_env, _run_make, _stub_lib_dir, build_mpy_cross, elf_size, write_manifest
     from .paths import build_dir
 
@@ -226,7 +227,8 @@ def build_rp2(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = 
     if not (rp.root / "ready.json").is_file():
         raise BuildError("the RP2040 SDK is not fetched yet: run `mpyml sdk fetch --board RPI_PICO`")
     _link_all(sdk, rp)
-    out = build_dir(board.name)
+    # A model-aware build (kernels of some models, size switches) has its own folder.
+    out = build_dir(board.name + (f"-{opset.tag}" if opset else ""))
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "build.log"
     log_path.write_text("")
@@ -247,6 +249,8 @@ def build_rp2(board: Board, sdk: Sdk, jobs: int | None, log: Log, plain: bool = 
     ]
     if not plain:
         args.append(f"-DUSER_C_MODULES={project_root() / 'native_modules' / 'tinyml' / 'micropython.cmake'}")
+        if opset is not None:
+            args += opset.cmake_args(out)
     env = _build_env(sdk)
     log(f"configuring MicroPython {sdk.version} rp2/{board.variant} (log: {log_path})")
     _run_make(args, log_path, env, "rp2 CMake configure")

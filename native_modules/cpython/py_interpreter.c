@@ -5,6 +5,7 @@
 #include <Python.h>
 #include <math.h>
 #include <structmember.h>
+#include <time.h>
 
 #include "tml_cpython.h"
 #include "tml_interp.h"
@@ -431,6 +432,66 @@ static PyObject *py_interp_invoke(py_interp_t *self, PyObject *noargs) {
     Py_RETURN_NONE;
 }
 
+// profile() -> tuple: run the model once, like invoke(), and return the
+// nanoseconds (monotonic clock) each operator took, in graph order. Each op
+// is charged the time since the previous one ended, so the figures add up
+// to the whole invoke (as the device's Interpreter.profile()).
+typedef struct {
+    int64_t last;
+    int64_t *ns;
+} py_profile_t;
+
+static int64_t py_profile_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void py_profile_hook(void *user, uint32_t op, int end) {
+    py_profile_t *prof = user;
+    const int64_t now = py_profile_now();
+    if (end) {
+        prof->ns[op] = now - prof->last;
+        prof->last = now;
+    } else if (op == 0) {
+        prof->last = now;
+    }
+}
+
+static PyObject *py_interp_profile(py_interp_t *self, PyObject *noargs) {
+    (void)noargs;
+    if (py_interp_check(self) != 0) {
+        return NULL;
+    }
+    uint32_t n = tml_interp_op_count(&self->it);
+    int64_t *ns = PyMem_Calloc(n ? n : 1, sizeof(int64_t));
+    if (ns == NULL) {
+        return PyErr_NoMemory();
+    }
+    py_profile_t prof = { 0, ns };
+    self->it.profile = py_profile_hook;
+    self->it.profile_user = &prof;
+    tml_error_t err;
+    tml_status_t st = tml_interp_invoke(&self->it, &err);
+    self->it.profile = NULL;
+    self->it.profile_user = NULL;
+    PyObject *result = NULL;
+    if (st != TML_OK) {
+        py_interp_error(&err);
+    } else if ((result = PyTuple_New(n)) != NULL) {
+        for (uint32_t i = 0; i < n; i++) {
+            PyObject *v = PyLong_FromLongLong((long long)ns[i]);
+            if (v == NULL) {
+                Py_CLEAR(result);
+                break;
+            }
+            PyTuple_SET_ITEM(result, i, v);
+        }
+    }
+    PyMem_Free(ns);
+    return result;
+}
+
 // invoke_many(inputs, outputs, n): run n times; input 0 is filled from
 // consecutive slices of `inputs`, output 0 appended to `outputs` (both
 // buffers of n * tensor bytes). Saves a Python round trip per sample when
@@ -538,6 +599,8 @@ static PyMethodDef py_interp_methods[] = {
     {"output", (PyCFunction)py_interp_output, METH_O, "output(i) -> Tensor"},
     {"tensor", (PyCFunction)py_interp_tensor, METH_O, "tensor(i) -> Tensor by model index"},
     {"invoke", (PyCFunction)py_interp_invoke, METH_NOARGS, "Run the model once."},
+    {"profile", (PyCFunction)py_interp_profile, METH_NOARGS,
+     "profile() -> tuple: run the model once; nanoseconds each operator took, in graph order."},
     {"invoke_many", (PyCFunction)py_interp_invoke_many, METH_VARARGS,
      "invoke_many(inputs, outputs, n): n runs, input 0 from and output 0 into consecutive slices."},
     {NULL, NULL, 0, NULL},

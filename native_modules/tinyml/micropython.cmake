@@ -17,4 +17,15 @@ target_include_directories(usermod_tinyml INTERFACE
     ${TINYML_NATIVE_DIR}/runtime
     ${TINYML_NATIVE_DIR}/frontend)
 
+# Model-aware firmware (mpyml build --model/--ops), as in micropython.mk: a
+# header selecting the kernels registered in runtime/kernels/tml_registry.c,
+# and the runtime's size switches as compiler flags.
+if(TINYML_OPS_HEADER)
+    target_compile_definitions(usermod_tinyml INTERFACE TML_OPS_HEADER="${TINYML_OPS_HEADER}")
+endif()
+if(TINYML_CFLAGS)
+    separate_arguments(TINYML_CFLAGS_LIST UNIX_COMMAND "${TINYML_CFLAGS}")
+    target_compile_options(usermod_tinyml INTERFACE ${TINYML_CFLAGS_LIST})
+endif()
+
 target_link_libraries(usermod INTERFACE usermod_tinyml)

@@ -143,6 +143,38 @@ def test_rp2040_image():
     assert b"tinyml/testing.py" in elf.read_bytes() or b"tinyml/__init__.py" in elf.read_bytes()
 
 
+def test_rp2040_model_aware_image(testdata):
+    """`mpyml build --board RPI_PICO --model kws_ref_model --int8-only
+    --short-errors`: an image with only the model's kernels, the runtime's
+    size switches and the Cortex-M0 fast paths, whose runtime (by the linker
+    map) stays within 16 KB of flash."""
+    from mpyml.bench_board import firmware_flash
+    from mpyml.firmware import elf_size
+    from mpyml.opset import opset_from
+
+    default = ROOT / "build" / "RPI_PICO" / "firmware.elf"
+    assert default.is_file(), "no RP2040 image: run `make firmware-rp2` (make test builds it)"
+    kws = testdata / "mlperf-tiny" / "kws_ref_model.tflite"
+    r = subprocess.run([*MPYML, "build", "--board", "RPI_PICO", "--model", str(kws), "--int8-only", "--short-errors"],
+                       capture_output=True, text=True, timeout=1800, cwd=ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    assert "operators: AVERAGE_POOL_2D, CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, RESHAPE, SOFTMAX" in r.stderr
+    out = ROOT / "build" / f"RPI_PICO-{opset_from([kws], switches=['int8_only', 'short_errors']).tag}"
+    assert str(out / "firmware.uf2") in r.stdout and "B saved" in r.stdout
+    elf = out / "firmware.elf"
+    assert elf_size(elf).text < elf_size(default).text - 16384
+    syms = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout.split()
+    # The model's kernels with the armv6m fast paths; no other kernel.
+    assert {"tml_conv2d_eval", "tml_dwconv2d_eval", "tml_fast_conv2d", "tml_fast_dwconv2d"} <= set(syms)
+    assert "tml_add_eval" not in syms and "tml_mean_eval" not in syms
+    # Short errors: no kernel message texts in the image.
+    assert b"CONV_2D: tensors must be 4-D" not in elf.read_bytes()
+    assert b"CONV_2D: tensors must be 4-D" in default.read_bytes()
+    flash = firmware_flash("RPI_PICO", out / "obj" / "firmware.elf.map")
+    assert flash.kernels > 4096 and flash.interpreter > 2048
+    assert flash.interpreter + flash.kernels <= 16 * 1024, flash
+
+
 # ---------------------------------------------------------------------------
 # Conformance of the natmods on firmware without the built-in module: the
 # real models byte-identical to tflite-micro, the frontend on the real

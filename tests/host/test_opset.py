@@ -172,3 +172,13 @@ def test_size_switches_keep_int8_results_and_shorten_errors(testdata, tmp_path, 
     (tmp_path / "bad.tflite").write_bytes(bad)
     assert small(tmp_path / "bad.tflite") == "ERR 4 malformed model"
     assert full(tmp_path / "bad.tflite") == "ERR 4 not a TFLite model (no TFL3 identifier)"
+
+
+@pytest.mark.parametrize("board", ["ESP32_S3", "NRF52840"])
+def test_model_aware_builds_of_other_boards_are_refused(board, root):
+    r = subprocess.run([*MPYML, "build", "--board", board, "--ops", "CONV_2D"], capture_output=True, text=True,
+                       timeout=300, cwd=root)
+    assert r.returncode != 0
+    assert (f"error: model-aware builds (--model/--ops) support the unix, qemu and RPI_PICO boards, not {board}"
+            in r.stderr), r.stderr[-2000:]
+    assert "Traceback" not in r.stderr

@@ -428,3 +428,23 @@ def test_every_too_small_arena_fails_cleanly(testdata, root):
     assert r.returncode == 0, f"exit {r.returncode}: {r.stderr[-2000:]}"
     tried, bad = r.stdout.split(" ", 1)
     assert int(tried) > 3000 and bad.strip() == "[]", r.stdout
+
+
+def test_profile_runs_the_model_and_times_each_op(models):
+    """profile() is invoke() with a per-operator clock: same outputs, one
+    non-negative figure (ns) per operator, and the state stays usable."""
+    it = Interpreter(models["kws_ref_model"])
+    x = np.random.default_rng(3).integers(-128, 128, it.input(0).shape, dtype=np.int8)
+    it.set_input(x)
+    it.invoke()
+    want = it.get_output().copy()
+    # (The input's memory may be reused once it is consumed: set it anew.)
+    it.get_output()[...] = 0
+    it.set_input(x)
+    ns = it.profile()
+    assert isinstance(ns, tuple) and len(ns) == len(it.ops) == 13
+    assert all(isinstance(v, int) and v >= 0 for v in ns) and sum(ns) > 0
+    assert np.array_equal(it.get_output(), want)
+    it.set_input(x)
+    it.invoke()
+    assert np.array_equal(it.get_output(), want)

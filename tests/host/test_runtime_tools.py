@@ -41,6 +41,9 @@ def test_bench_runtime_reports_every_model(root, testdata):
         assert m["identical"] is True
         assert m["ours_ms"] > 0 and m["tflm_ms"] > 0 and m["ratio"] == m["ours_ms"] / m["tflm_ms"]
         assert m["arena_ours"] > 0 and m["arena_tflm"] > 0
+        # The per-op profile names the model's operator types.
+        assert "FULLY_CONNECTED" in m["per_op_us"] or "CONV_2D" in m["per_op_us"]
+        assert all(v >= 0 for v in m["per_op_us"].values()) and sum(m["per_op_us"].values()) > 0
     sizes = data["code_size"]
     assert set(sizes) == {"armv6m", "armv6m-int8", "armv6m-int8-short", "armv6m-min", "armv6m-core",
                           "armv7em", "armv7em-core"}

@@ -36,6 +36,11 @@ def runtime_cmd(repeats: int, no_size: bool, qemu: bool, as_json: bool) -> None:
     for m in r.models:
         click.echo(f"{m.name:<24s} {m.ours_ms:9.3f} {m.tflm_ms:9.3f} {m.ratio:6.2f}  {m.arena_ours:8d} {m.arena_tflm:10d}"
                    f"  {'yes' if m.identical else 'NO'}")
+    click.echo("per op type (ours; microseconds per invoke, fastest of several profiled runs):")
+    for m in r.models:
+        total = sum(m.per_op_us.values()) or 1.0
+        parts = sorted(m.per_op_us.items(), key=lambda kv: -kv[1])
+        click.echo(f"  {m.name:<24s} " + ", ".join(f"{op} {us:.1f} ({100 * us / total:.0f}%)" for op, us in parts))
     if r.code_size:
         click.echo(f"code size (arm-none-eabi-gcc -Os, --gc-sections; ops: {', '.join(KWS_OPS)}); runtime = text+rodata "
                    "of the runtime's own objects (linker map, without libgcc/libc):")

@@ -287,6 +287,20 @@ __attribute__((naked, noinline)) static void m0_shared_x_blocks(m0_args_t *a) {
         );
 }
 
+// Start of a block of four channels with their own activations: r0 = x,
+// r1 = w of the block (both then advance by 4 in the arguments), [sp, #4]
+// = n. Uses r6, r7.
+#define M0_NEXT_BLOCK \
+    "ldr r7, [sp, #0]\n" \
+    "ldr r0, [r7, #0]\n" \
+    "adds r6, r0, #4\n" \
+    "str r6, [r7, #0]\n" \
+    "ldr r1, [r7, #4]\n" \
+    "adds r6, r1, #4\n" \
+    "str r6, [r7, #4]\n" \
+    "ldr r6, [r7, #16]\n" \
+    "str r6, [sp, #4]\n"
+
 // Depthwise, depth multiplier 1, three taps per kernel row: out[c].acc =
 // bias[c] + sum over n rows and 3 columns of x[row * xrow + col * xstep + c]
 // * w[(row * 3 + col) * wstep + c], for 4 * nblk channels.
@@ -305,15 +319,7 @@ __attribute__((naked, noinline)) static void m0_dw3_blocks(m0_args_t *a) {
         "str r7, [sp, #8]\n"        // xrow - 2 xstep
         "1:\n"
         M0_LOAD_BIAS
-        "ldr r7, [sp, #0]\n"
-        "ldr r0, [r7, #0]\n"
-        "adds r6, r0, #4\n"
-        "str r6, [r7, #0]\n"
-        "ldr r1, [r7, #4]\n"
-        "adds r6, r1, #4\n"
-        "str r6, [r7, #4]\n"
-        "ldr r6, [r7, #16]\n"
-        "str r6, [sp, #4]\n"        // rows left
+        M0_NEXT_BLOCK               // rows left
         "2:\n"
         M0_MUL4_OWN
         "add r0, lr\n"
@@ -348,15 +354,7 @@ __attribute__((naked, noinline)) static void m0_taps_blocks(m0_args_t *a) {
         "mov lr, r6\n"              // x step
         "1:\n"
         M0_LOAD_BIAS
-        "ldr r7, [sp, #0]\n"
-        "ldr r0, [r7, #0]\n"
-        "adds r6, r0, #4\n"
-        "str r6, [r7, #0]\n"
-        "ldr r1, [r7, #4]\n"
-        "adds r6, r1, #4\n"
-        "str r6, [r7, #4]\n"
-        "ldr r6, [r7, #16]\n"
-        "str r6, [sp, #4]\n"        // taps left
+        M0_NEXT_BLOCK               // taps left
         "2:\n"
         M0_MUL4_OWN
         "add r0, lr\n"
