@@ -184,7 +184,7 @@ def test_rp2040_model_aware_image(testdata):
 NATMOD_ARCH = {"unix": "x64", "qemu-m0": "armv6m", "qemu-m3": "armv7m", "qemu-m4": "armv7emsp"}
 CONFORMANCE_MODELS = {
     # person_detect's 300 KB model maps from ROMFS on the QEMU boards; its
-    # 78 KB arena and the 79 KB module fit next to each other on qemu-m0.
+    # 78 KB arena and the 73 KB module fit next to each other on qemu-m0.
     "unix": ["micro_speech_quantized", "kws_ref_model", "person_detect"],
     "qemu-m0": ["micro_speech_quantized", "kws_ref_model", "person_detect"],
     "qemu-m3": ["micro_speech_quantized", "kws_ref_model", "person_detect"],
