@@ -289,6 +289,13 @@ __attribute__((naked, noinline)) static void m0_shared_x_blocks(m0_args_t *a) {
         );
 }
 
+// r12 = weight step, lr = x step (from the arguments at r0). Uses r6.
+#define M0_STEPS \
+    "ldr r6, [r0, #24]\n" \
+    "mov r12, r6\n" \
+    "ldr r6, [r0, #32]\n" \
+    "mov lr, r6\n"
+
 // Start of a block of four channels with their own activations: r0 = x,
 // r1 = w of the block (both then advance by 4 in the arguments), [sp, #4]
 // = n. Uses r6, r7.
@@ -311,10 +318,7 @@ __attribute__((naked, noinline)) static void m0_dw3_blocks(m0_args_t *a) {
     __asm__ volatile (
         M0_PROLOGUE
         M0_INDEX_REGS
-        "ldr r6, [r0, #24]\n"
-        "mov r12, r6\n"             // weight step
-        "ldr r6, [r0, #32]\n"
-        "mov lr, r6\n"              // x step
+        M0_STEPS
         "ldr r7, [r0, #28]\n"
         "subs r7, r7, r6\n"
         "subs r7, r7, r6\n"
@@ -350,10 +354,7 @@ __attribute__((naked, noinline)) static void m0_taps_blocks(m0_args_t *a) {
     __asm__ volatile (
         M0_PROLOGUE
         M0_INDEX_REGS
-        "ldr r6, [r0, #24]\n"
-        "mov r12, r6\n"             // weight step
-        "ldr r6, [r0, #32]\n"
-        "mov lr, r6\n"              // x step
+        M0_STEPS
         "1:\n"
         M0_LOAD_BIAS
         M0_NEXT_BLOCK               // taps left
